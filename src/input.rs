@@ -1,0 +1,281 @@
+//! Reading and parsing every input file, in parallel, into spanned documents.
+//!
+//! Problems with a file (unreadable, binary, too large, unparseable, unrendered template) become
+//! `invalid-file` findings; every other file is still read.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::diag::{Diagnostic, Severity};
+use crate::parse::{self, Format, Limits, Node};
+use crate::source::{FileId, SourceDb, Span};
+use crate::walk::Entry;
+
+/// One input file after parsing.
+#[derive(Debug)]
+pub struct LoadedFile {
+    /// Its id in the [`SourceDb`].
+    pub file: FileId,
+    /// Absolute path on disk (`-` for stdin), for matching attached configs.
+    pub abs: PathBuf,
+    /// Parser used.
+    pub format: Format,
+    /// Parsed documents (empty when the file is invalid).
+    pub docs: Vec<Node>,
+}
+
+/// Everything read in a run.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Number of inputs read (parsed or not).
+    pub count: usize,
+    /// Parsed files (only those that parsed).
+    pub files: Vec<LoadedFile>,
+    /// `invalid-file` and `duplicate-key` findings.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The source of an input.
+pub enum Source {
+    /// Entries from [`crate::walk::walk`].
+    Entry(Entry),
+    /// A YAML stream read from standard input.
+    Stdin(String),
+}
+
+struct Read1 {
+    display: String,
+    abs: PathBuf,
+    text: Arc<str>,
+    format: Option<Format>,
+    parsed: Option<parse::Parsed>,
+    problem: Option<(Option<Span>, String)>,
+}
+
+/// Reads and parses every source, adding each to `db`. `cwd` makes displayed paths relative.
+pub fn load(sources: Vec<Source>, cwd: &Path, limits: &Limits, db: &mut SourceDb) -> Inputs {
+    let base = db.len();
+    let reads: Vec<Read1> = sources
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, src)| read_one(FileId((base + i) as u32), src, cwd, limits))
+        .collect();
+    let mut inputs = Inputs {
+        count: reads.len(),
+        ..Inputs::default()
+    };
+    for r in reads {
+        let file = db.add(r.display, r.text);
+        if let Some((span, msg)) = r.problem {
+            let span = span.unwrap_or(Span::file_start(file));
+            inputs.diagnostics.push(
+                Diagnostic::new("invalid-file", Severity::Error, span, msg)
+                    .with_label("cannot be read"),
+            );
+            continue;
+        }
+        let (Some(format), Some(parsed)) = (r.format, r.parsed) else {
+            continue;
+        };
+        for d in &parsed.duplicates {
+            inputs.diagnostics.push(
+                Diagnostic::new(
+                    "duplicate-key",
+                    Severity::Warning,
+                    d.span,
+                    format!("key `{}` is repeated; the later value silently wins", d.key),
+                )
+                .with_label("this value wins")
+                .related(d.first, "first written here"),
+            );
+        }
+        if let Some(e) = &parsed.error {
+            inputs.diagnostics.push(
+                Diagnostic::new(
+                    "invalid-file",
+                    Severity::Error,
+                    e.span,
+                    format!("{} cannot be parsed: {}", format_name(format), e.message),
+                )
+                .with_label("here")
+                .help("fix the syntax; nothing in this file was checked"),
+            );
+            continue;
+        }
+        inputs.files.push(LoadedFile {
+            file,
+            abs: r.abs,
+            format,
+            docs: parsed.docs,
+        });
+    }
+    inputs
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Yaml => "YAML",
+        Format::Json => "JSON",
+        Format::Toml => "TOML",
+        Format::Properties => ".properties",
+        Format::Dotenv => ".env",
+        Format::Ini => "INI",
+    }
+}
+
+/// A path as shown to users: relative to `cwd` when below it, with `/` separators.
+pub fn display_path(path: &Path, cwd: &Path) -> String {
+    let rel = path.strip_prefix(cwd).unwrap_or(path);
+    let s = rel.to_string_lossy().replace('\\', "/");
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
+fn read_one(id: FileId, src: Source, cwd: &Path, limits: &Limits) -> Read1 {
+    let (path, format, bytes) = match src {
+        Source::Stdin(text) => {
+            return finish(
+                id,
+                "<stdin>".into(),
+                PathBuf::from("-"),
+                Format::Yaml,
+                text.into_bytes(),
+                limits,
+            );
+        }
+        Source::Entry(Entry::Error { path, message }) => {
+            return Read1 {
+                display: display_path(&path, cwd),
+                abs: path,
+                text: "".into(),
+                format: None,
+                parsed: None,
+                problem: Some((None, message)),
+            };
+        }
+        Source::Entry(Entry::File { path, format }) => {
+            let bytes = read_limited(&path, limits.max_file_bytes);
+            (path, format, bytes)
+        }
+    };
+    let display = display_path(&path, cwd);
+    let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    match bytes {
+        Ok(bytes) => finish(id, display, abs, format, bytes, limits),
+        Err(message) => Read1 {
+            display,
+            abs,
+            text: "".into(),
+            format: None,
+            parsed: None,
+            problem: Some((None, message)),
+        },
+    }
+}
+
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
+    let mut bytes = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "file is larger than the {} byte limit (raise `max_file_size` in poolguard.yaml)",
+            max
+        ));
+    }
+    Ok(bytes)
+}
+
+fn finish(
+    id: FileId,
+    display: String,
+    abs: PathBuf,
+    format: Format,
+    bytes: Vec<u8>,
+    limits: &Limits,
+) -> Read1 {
+    let fail = |text: Arc<str>, span: Option<Span>, msg: String| Read1 {
+        display: display.clone(),
+        abs: abs.clone(),
+        text,
+        format: None,
+        parsed: None,
+        problem: Some((span, msg)),
+    };
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return fail(
+            "".into(),
+            None,
+            format!(
+                "input is larger than the {} byte limit (raise `max_file_size` in poolguard.yaml)",
+                limits.max_file_bytes
+            ),
+        );
+    }
+    if bytes.iter().take(8192).any(|&b| b == 0) {
+        return fail("".into(), None, "binary file (contains NUL bytes)".into());
+    }
+    let text: Arc<str> = match String::from_utf8(bytes) {
+        Ok(s) => s.into(),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+            return fail(
+                valid.into(),
+                Some(Span::new(id, at, at)),
+                format!("not valid UTF-8 (invalid byte at offset {at})"),
+            );
+        }
+    };
+    if format == Format::Yaml
+        && let Some(at) = unrendered_template(&text)
+    {
+        let end = text[at..].find("}}").map(|e| at + e + 2).unwrap_or(at + 2);
+        return fail(
+            text.clone(),
+            Some(Span::new(id, at, end.min(at + 200))),
+            "unrendered template: render it first (`helm template … | poolguard check -`) or add its folder to `ignore`".into(),
+        );
+    }
+    let parsed = parse::parse(format, id, &text, limits);
+    Read1 {
+        display,
+        abs,
+        text,
+        format: Some(format),
+        parsed: Some(parsed),
+        problem: None,
+    }
+}
+
+/// Byte offset of the first `{{ … }}` template action outside a comment, if any.
+fn unrendered_template(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let code = line.split(" #").next().unwrap_or(line);
+        if !line.trim_start().starts_with('#')
+            && let Some(i) = code.find("{{")
+            && code[i..].contains("}}")
+        {
+            return Some(offset + i);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_found_outside_comments() {
+        assert_eq!(unrendered_template("a: 1\n# {{ x }}\n"), None);
+        assert_eq!(unrendered_template("a: {{ .Values.x }}\n"), Some(3));
+        assert_eq!(unrendered_template("a: '{'\n"), None);
+    }
+}

@@ -1,0 +1,197 @@
+//! The model: workloads, databases and the links between them, every number with its origin.
+//!
+//! Built from the parsed inputs by [`build`]; rules and the capacity math read only this.
+
+pub mod database;
+pub mod endpoint;
+pub mod env;
+pub mod link;
+pub mod mounts;
+pub mod objects;
+pub mod operators;
+pub mod workload;
+
+use crate::config::{Config, Engine};
+use crate::diag::Diagnostic;
+use crate::input::LoadedFile;
+use crate::report::Fact;
+use crate::source::{SourceDb, Span};
+
+/// How a workload replaces its pods.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Strategy {
+    /// Deployment RollingUpdate or Argo canary without traffic routing: `R + surge`.
+    Rolling {
+        /// `maxSurge`.
+        surge: Surge,
+    },
+    /// No extra pods during a rollout (Recreate, StatefulSet, Job, CronJob, Pod).
+    NoSurge {
+        /// Why (`Recreate strategy`, `StatefulSet replaces pods one by one`).
+        why: &'static str,
+        /// Where the strategy is written, if anywhere.
+        span: Option<Span>,
+    },
+    /// Argo Rollouts blueGreen: `R + preview`.
+    BlueGreen {
+        /// `previewReplicaCount`, else R.
+        preview: Option<Fact>,
+        /// Where `blueGreen` is written.
+        span: Span,
+    },
+    /// Argo canary with traffic routing and no `dynamicStableScale`: `2R`.
+    FullCanary {
+        /// Where `trafficRouting` is written.
+        span: Span,
+    },
+}
+
+/// `maxSurge`: an absolute count or a percentage of R.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Surge {
+    /// The number written (count or percent).
+    pub value: Fact,
+    /// Whether `value` is a percentage.
+    pub percent: bool,
+}
+
+/// An autoscaler targeting a workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Autoscaler {
+    /// `HorizontalPodAutoscaler` or `ScaledObject`.
+    pub kind: &'static str,
+    /// Its id.
+    pub id: String,
+    /// `maxReplicas` / `maxReplicaCount`.
+    pub max: Fact,
+}
+
+/// One pod template with its replica behaviour.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// `namespace/Kind/name`.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Span of `metadata.name`.
+    pub span: Span,
+    /// `spec.replicas` (default 1), or `parallelism` for Jobs.
+    pub replicas: Fact,
+    /// Autoscaler, when one targets the workload.
+    pub autoscaler: Option<Autoscaler>,
+    /// Rollout behaviour.
+    pub strategy: Strategy,
+    /// Why the pod count has no bound (DaemonSet without a node count), if so.
+    pub unbounded: Option<(Span, String)>,
+}
+
+/// A container's demand on one database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerDemand {
+    /// Container name.
+    pub container: String,
+    /// Span of the container's name.
+    pub span: Span,
+    /// Whether it is a classic init container (runs before the others, not beside them).
+    pub init: bool,
+    /// The stack that supplied the pool size (`spring-hikari`, `annotation`, `config`).
+    pub stack: &'static str,
+    /// Per-process pool maximum; `None` when unknown.
+    pub pool_max: Option<Fact>,
+    /// Processes per container.
+    pub processes: Fact,
+    /// Where the endpoint that links it is written.
+    pub endpoint: Span,
+}
+
+/// A workload's demand on one database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Client {
+    /// Index into [`Model::workloads`].
+    pub workload: usize,
+    /// Index into [`Model::databases`].
+    pub database: usize,
+    /// Per-container demands.
+    pub containers: Vec<ContainerDemand>,
+    /// `poolguard.dev/connections-per-pod` or config `connections_per_pod`.
+    pub conn_pod_override: Option<Fact>,
+}
+
+/// Where a database was discovered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseSource {
+    /// Declared in `poolguard.yaml`.
+    Declared,
+    /// A CloudNativePG `Cluster` (primary).
+    CnpgPrimary,
+    /// A CloudNativePG `Cluster`'s replicas (`-ro`/`-r` services); capacity is per replica
+    /// and all read-only demand is counted against one, conservatively.
+    CnpgReplicas,
+    /// A StatefulSet/Deployment running a database server image.
+    ServerWorkload,
+}
+
+/// One database server instance.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// Id (`namespace/name`, or the declared name).
+    pub id: String,
+    /// Engine.
+    pub engine: Engine,
+    /// Where it is defined.
+    pub span: Span,
+    /// `max_connections`.
+    pub max_connections: Fact,
+    /// `superuser_reserved_connections` (postgres) — or a declared `reserved` total.
+    pub superuser_reserved: Fact,
+    /// `reserved_connections` (postgres ≥ 16), when not folded into a declared `reserved`.
+    pub reserved_connections: Option<Fact>,
+    /// Configured headroom.
+    pub headroom: Option<Fact>,
+    /// How it was found.
+    pub source: DatabaseSource,
+    /// Service names (namespace, name) that reach it.
+    pub services: Vec<(String, String)>,
+    /// Workload index of the server itself, for server workloads.
+    pub server_workload: Option<usize>,
+}
+
+impl Database {
+    /// Reserved slots in total.
+    pub fn reserved(&self) -> i64 {
+        self.superuser_reserved.value + self.reserved_connections.as_ref().map_or(0, |f| f.value)
+    }
+}
+
+/// The whole model.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Workloads (clients and servers), in input order.
+    pub workloads: Vec<Workload>,
+    /// Databases.
+    pub databases: Vec<Database>,
+    /// Workload → database demands.
+    pub clients: Vec<Client>,
+    /// Findings from building the model (`unresolved-database`, `unresolved-pool-size`,
+    /// `unbounded-pool`).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Builds the model; marks Secret values as secret in `db` so renderers mask them.
+pub fn build(files: &[LoadedFile], db: &mut SourceDb, config: &Config) -> Model {
+    let idx = objects::index(files);
+    for s in &idx.secret_spans {
+        db.add_secret(*s);
+    }
+    let mut model = Model::default();
+    let ops = operators::discover(&idx, &mut model);
+    database::declared(config, &mut model);
+    let workloads = workload::collect(&idx, config, &mut model);
+    database::servers(&idx, &workloads, db, &mut model);
+    link::link(files, db, &idx, &ops, &workloads, config, &mut model);
+    model
+}

@@ -1,0 +1,388 @@
+//! Spring Boot with HikariCP: `spring.datasource.hikari.maximum-pool-size`, default 10.
+//!
+//! Property sources are searched in Spring Boot's precedence order: command-line
+//! `--key=value`, `SPRING_APPLICATION_JSON`, `-Dkey=value` system properties, OS environment
+//! (relaxed binding), then config files — mounted before packaged, profile-specific before
+//! plain, `.properties` before YAML, later YAML documents before earlier ones — with
+//! `${VAR:default}` placeholders resolved from the container environment.
+
+use super::{ConfigEndpoint, Ctx, Pool, Stack};
+use crate::model::mounts::ConfigFile;
+use crate::parse::{self, Format, Limits, Node};
+use crate::report::Fact;
+use crate::source::Span;
+
+/// The stack entry.
+pub static STACK: Stack = Stack {
+    name: "spring-hikari",
+    detect,
+};
+
+const POOL_KEY: &str = "spring.datasource.hikari.maximum-pool-size";
+const URL_KEY: &str = "spring.datasource.url";
+const DEFAULT_POOL: i64 = 10;
+
+/// A property value and where it is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    /// Value after placeholder resolution.
+    pub value: String,
+    /// Where the value (or the placeholder's winning part) is written.
+    pub span: Span,
+    /// Human description of the source (`env SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE`).
+    pub source: String,
+}
+
+fn detect(ctx: &Ctx) -> Option<Pool> {
+    if !is_spring(ctx) {
+        return None;
+    }
+    let props = Props::new(ctx);
+    let (pool_max, unknown) = match props.get(POOL_KEY) {
+        Some(f) => match parse::parse_int(f.value.trim()) {
+            Some(v) => (Some(Fact::at(v, f.span)), None),
+            None => (
+                None,
+                Some((f.span, format!("`{}` is not a number ({})", f.value, f.source))),
+            ),
+        },
+        None => (
+            Some(Fact::default(DEFAULT_POOL, "HikariCP maximumPoolSize default")),
+            None,
+        ),
+    };
+    let endpoints = props
+        .get(URL_KEY)
+        .map(|f| ConfigEndpoint {
+            value: f.value,
+            span: f.span,
+            key: URL_KEY.to_string(),
+        })
+        .into_iter()
+        .collect();
+    Some(Pool {
+        stack: "spring-hikari",
+        pool_max,
+        processes: Fact::default(1, "one JVM per container"),
+        endpoints,
+        unknown,
+    })
+}
+
+fn is_spring(ctx: &Ctx) -> bool {
+    ctx.env.vars.iter().any(|v| {
+        v.name.starts_with("SPRING_")
+            || v.value.as_deref().is_some_and(|s| s.starts_with("jdbc:"))
+    }) || ctx
+        .args
+        .iter()
+        .any(|a| a.text.contains("--spring.") || a.text.contains("-Dspring."))
+        || ctx.files.iter().any(|f| is_spring_file(&f.name))
+}
+
+fn is_spring_file(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    (n.starts_with("application") || n.starts_with("bootstrap"))
+        && (n.ends_with(".yml") || n.ends_with(".yaml") || n.ends_with(".properties"))
+}
+
+/// Canonical form for relaxed comparison of property names.
+fn canon(key: &str) -> String {
+    key.chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether an environment variable name binds to `key` under relaxed binding (both the
+/// current `MAXIMUMPOOLSIZE` form and the legacy `MAXIMUM_POOL_SIZE` form).
+fn env_binds(name: &str, key: &str) -> bool {
+    let env = name.to_ascii_lowercase().replace('_', ".");
+    let current: String = key.to_ascii_lowercase().chars().filter(|c| *c != '-').collect();
+    let legacy = key.to_ascii_lowercase().replace('-', ".");
+    env == current || env == legacy
+}
+
+struct Props<'a> {
+    ctx: &'a Ctx<'a>,
+    /// Config-file entries, highest precedence first: (canonical key, node).
+    file_entries: Vec<(String, &'a Node)>,
+    app_json: Vec<(String, String)>,
+}
+
+impl<'a> Props<'a> {
+    fn new(ctx: &'a Ctx<'a>) -> Props<'a> {
+        let app_json = ctx
+            .env
+            .get("SPRING_APPLICATION_JSON")
+            .and_then(|v| v.value.as_deref())
+            .map(flatten_json)
+            .unwrap_or_default();
+        let mut p = Props {
+            ctx,
+            file_entries: Vec::new(),
+            app_json,
+        };
+        let profiles = p.active_profiles();
+        p.file_entries = file_entries(ctx.files, &profiles);
+        p
+    }
+
+    /// Profiles from everything but the files, then from the files' plain documents.
+    fn active_profiles(&self) -> Vec<String> {
+        let raw = self
+            .get_outside_files("spring.profiles.active")
+            .map(|f| f.value)
+            .or_else(|| {
+                let entries = file_entries(self.ctx.files, &[]);
+                let key = canon("spring.profiles.active");
+                entries
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .and_then(|(_, n)| n.as_str().map(str::to_string))
+            });
+        raw.map(|r| {
+            r.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    fn get_outside_files(&self, key: &str) -> Option<Found> {
+        let ck = canon(key);
+        // 1. Command-line arguments.
+        for a in self.ctx.args.iter().rev() {
+            for word in a.text.split_whitespace() {
+                if let Some(kv) = word.strip_prefix("--")
+                    && let Some((k, v)) = kv.split_once('=')
+                    && canon(k) == ck
+                {
+                    return Some(self.found(v, a.span, format!("argument `--{k}`")));
+                }
+            }
+        }
+        // 2. SPRING_APPLICATION_JSON.
+        if let Some((_, v)) = self.app_json.iter().rev().find(|(k, _)| canon(k) == ck) {
+            let span = self.ctx.env.get("SPRING_APPLICATION_JSON").map(|e| e.span)?;
+            return Some(self.found(v, span, "SPRING_APPLICATION_JSON".into()));
+        }
+        // 3. Java system properties.
+        let mut sys: Vec<(&str, Span)> = self
+            .ctx
+            .args
+            .iter()
+            .map(|a| (a.text.as_str(), a.span))
+            .collect();
+        for name in ["JAVA_TOOL_OPTIONS", "JAVA_OPTS", "JDK_JAVA_OPTIONS"] {
+            if let Some(v) = self.ctx.env.get(name)
+                && let Some(text) = v.value.as_deref()
+            {
+                sys.push((text, v.span));
+            }
+        }
+        for (text, span) in sys.iter().rev() {
+            for word in text.split_whitespace().rev() {
+                if let Some(kv) = word.strip_prefix("-D")
+                    && let Some((k, v)) = kv.split_once('=')
+                    && canon(k) == ck
+                {
+                    return Some(self.found(v, *span, format!("system property `-D{k}`")));
+                }
+            }
+        }
+        // 4. OS environment, relaxed binding.
+        for v in &self.ctx.env.vars {
+            if env_binds(&v.name, key) {
+                let value = v.value.clone().unwrap_or_default();
+                return Some(Found {
+                    value,
+                    span: v.span,
+                    source: format!("env {}", v.name),
+                });
+            }
+        }
+        None
+    }
+
+    fn get(&self, key: &str) -> Option<Found> {
+        if let Some(f) = self.get_outside_files(key) {
+            return Some(f);
+        }
+        let ck = canon(key);
+        let (_, node) = self.file_entries.iter().find(|(k, _)| *k == ck)?;
+        let text = node.as_str()?;
+        Some(self.found(text, node.span, format!("`{key}`")))
+    }
+
+    /// Resolves `${VAR:default}` placeholders against the environment. When the whole value
+    /// is one placeholder, the span moves to where the winning value is written.
+    fn found(&self, value: &str, span: Span, source: String) -> Found {
+        let (value, winner) = resolve_placeholders(value, self.ctx, 0);
+        Found {
+            value,
+            span: winner.unwrap_or(span),
+            source,
+        }
+    }
+}
+
+/// Expands `${NAME}` / `${NAME:default}`; returns the text and, when the input was exactly one
+/// placeholder resolved from the environment, the span of that env value.
+fn resolve_placeholders(value: &str, ctx: &Ctx, depth: usize) -> (String, Option<Span>) {
+    if depth > 8 || !value.contains("${") {
+        return (value.to_string(), None);
+    }
+    let trimmed = value.trim();
+    let whole = trimmed.starts_with("${") && matching_brace(trimmed, 2) == Some(trimmed.len() - 1);
+    let mut out = String::new();
+    let mut rest = value;
+    let mut winner = None;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let Some(end) = matching_brace(rest, i + 2) else {
+            out.push_str(&rest[i..]);
+            rest = "";
+            break;
+        };
+        let body = &rest[i + 2..end];
+        let (name, default) = match split_default(body) {
+            Some((n, d)) => (n, Some(d)),
+            None => (body, None),
+        };
+        let env_hit = ctx.env.vars.iter().find(|v| v.name == name || env_binds(&v.name, name));
+        match (env_hit.and_then(|v| v.value.as_deref().map(|s| (s, v.span))), default) {
+            (Some((v, s)), _) => {
+                out.push_str(v);
+                winner = Some(s);
+            }
+            (None, Some(d)) => {
+                let (d, w) = resolve_placeholders(d, ctx, depth + 1);
+                out.push_str(&d);
+                winner = w;
+            }
+            (None, None) => out.push_str(&rest[i..=end]),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    (out, if whole { winner } else { None })
+}
+
+fn split_default(body: &str) -> Option<(&str, &str)> {
+    // The first ':' not inside a nested placeholder separates the default.
+    let mut depth = 0;
+    let b = body.as_bytes();
+    for i in 0..b.len() {
+        match b[i] {
+            b'{' => depth += 1,
+            b'}' => depth -= 1,
+            b':' if depth == 0 => return Some((&body[..i], &body[i + 1..])),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn matching_brace(s: &str, from: usize) -> Option<usize> {
+    let mut depth = 1;
+    for (i, c) in s[from..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(from + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn flatten_json(text: &str) -> Vec<(String, String)> {
+    let parsed = parse::parse(Format::Json, crate::source::FileId(0), text, &Limits::default());
+    parsed
+        .docs
+        .first()
+        .map(|d| {
+            d.flatten()
+                .into_iter()
+                .filter_map(|(k, n)| Some((k, n.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Profile a YAML document applies to (`spring.config.activate.on-profile`, or the legacy
+/// `spring.profiles`), if any.
+fn doc_profile(doc: &Node) -> Option<String> {
+    let flat = doc.flatten();
+    let want = [
+        canon("spring.config.activate.on-profile"),
+        canon("spring.profiles"),
+    ];
+    flat.iter()
+        .find(|(k, _)| want.contains(&canon(k)))
+        .and_then(|(_, n)| n.as_str().map(str::to_string))
+}
+
+/// Config-file entries, highest precedence first.
+fn file_entries<'a>(files: &'a [ConfigFile], profiles: &[String]) -> Vec<(String, &'a Node)> {
+    // Rank: mounted (2) over packaged (0); profile-specific (+1) over plain. Within a rank,
+    // `.properties` over YAML, later profiles over earlier ones, later documents over earlier.
+    let mut ranked: Vec<(usize, usize, usize, &ConfigFile)> = Vec::new();
+    for f in files.iter().filter(|f| is_spring_file(&f.name)) {
+        let stem = f.name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&f.name);
+        let profile = stem
+            .strip_prefix("application-")
+            .or_else(|| stem.strip_prefix("bootstrap-"));
+        let profile_rank = match profile {
+            None => 0,
+            Some(p) => match profiles.iter().position(|x| x == p) {
+                Some(i) => 1 + i,
+                None => continue,
+            },
+        };
+        let loc = if f.mounted { 1000 } else { 0 };
+        let fmt = usize::from(f.format == Format::Properties);
+        ranked.push((loc + profile_rank * 2 + fmt, 0, 0, f));
+    }
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let mut out = Vec::new();
+    for (_, _, _, f) in ranked {
+        for doc in f.docs.iter().rev() {
+            if let Some(p) = doc_profile(doc)
+                && !p.split(',').any(|p| profiles.iter().any(|a| a == p.trim()))
+            {
+                continue;
+            }
+            for (k, n) in doc.flatten().into_iter().rev() {
+                out.push((canon(&k), n));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relaxed_binding_accepts_current_and_legacy_env_names() {
+        assert!(env_binds("SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE", POOL_KEY));
+        assert!(env_binds("SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE", POOL_KEY));
+        assert!(!env_binds("SPRING_DATASOURCE_HIKARI_MINIMUMIDLE", POOL_KEY));
+        assert_eq!(canon("spring.datasource.hikari.maximumPoolSize"), canon(POOL_KEY));
+    }
+
+    #[test]
+    fn placeholder_defaults_split_at_the_first_outer_colon() {
+        assert_eq!(split_default("A:${B:5}"), Some(("A", "${B:5}")));
+        assert_eq!(split_default("A"), None);
+        assert_eq!(matching_brace("${A:${B:5}}", 2), Some(10));
+    }
+}

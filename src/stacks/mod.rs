@@ -1,0 +1,72 @@
+//! Per-framework pool extraction. Each stack is one file with one [`Stack`] entry in
+//! [`STACKS`]; the first stack that recognises a container supplies its pool size.
+
+pub mod hikari;
+
+use crate::model::env::Env;
+use crate::model::mounts::ConfigFile;
+use crate::report::Fact;
+use crate::source::Span;
+
+/// A command-line word of a container (`command` then `args`), `$(VAR)`-expanded.
+#[derive(Clone, Debug)]
+pub struct Arg {
+    /// The expanded text.
+    pub text: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// What a stack sees of a container.
+pub struct Ctx<'a> {
+    /// Resolved environment.
+    pub env: &'a Env,
+    /// `command` and `args`.
+    pub args: &'a [Arg],
+    /// Config files visible to the container (mounted and attached).
+    pub files: &'a [ConfigFile],
+    /// Container image.
+    pub image: &'a str,
+}
+
+/// A database endpoint a stack found in its own configuration (not in plain env).
+#[derive(Clone, Debug)]
+pub struct ConfigEndpoint {
+    /// The value (a URL or connection string).
+    pub value: String,
+    /// Where it is written.
+    pub span: Span,
+    /// The key it was read from (`spring.datasource.url`).
+    pub key: String,
+}
+
+/// A stack's reading of a container.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    /// Stack id (`spring-hikari`).
+    pub stack: &'static str,
+    /// Per-process pool maximum (`None` when it cannot be known).
+    pub pool_max: Option<Fact>,
+    /// Processes per container.
+    pub processes: Fact,
+    /// Endpoints found in the stack's config files.
+    pub endpoints: Vec<ConfigEndpoint>,
+    /// Why `pool_max` is unknown.
+    pub unknown: Option<(Span, String)>,
+}
+
+/// A supported stack.
+pub struct Stack {
+    /// Stack id.
+    pub name: &'static str,
+    /// Reads a container; `None` when the container is not this stack.
+    pub detect: fn(&Ctx) -> Option<Pool>,
+}
+
+/// Every built-in stack, tried in order.
+pub static STACKS: &[&Stack] = &[&hikari::STACK];
+
+/// The first stack that recognises the container.
+pub fn detect(ctx: &Ctx) -> Option<Pool> {
+    STACKS.iter().find_map(|s| (s.detect)(ctx))
+}

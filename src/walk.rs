@@ -1,0 +1,152 @@
+//! Finding input files: directories are walked honouring `.gitignore`, files are read as given.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::parse::Format;
+
+/// A file to read, or a path that could not be walked.
+#[derive(Debug)]
+pub enum Entry {
+    /// A file and the format it will be parsed as.
+    File {
+        /// Path on disk.
+        path: PathBuf,
+        /// Parser to use.
+        format: Format,
+    },
+    /// A walk error (symlink loop, permission denied) at a path.
+    Error {
+        /// Where.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Whether a file name is one poolguard reads, and as what.
+///
+/// YAML and JSON are always read (any of them may hold Kubernetes objects). Line-oriented
+/// formats are read only under the names service configs use, so an unrelated `nginx.conf`
+/// or `Cargo.toml` is never reported as broken.
+pub fn format_of(path: &Path) -> Option<Format> {
+    let name = path.file_name()?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    let format = Format::from_path(&lower)?;
+    let wanted = match format {
+        Format::Yaml | Format::Json => true,
+        Format::Properties => {
+            lower.starts_with("application") || lower.starts_with("bootstrap")
+        }
+        Format::Dotenv => true,
+        Format::Ini => {
+            lower == "pgbouncer.ini"
+                || lower.starts_with("postgresql")
+                || lower == "my.cnf"
+                || lower.ends_with(".cnf")
+        }
+        Format::Toml => false,
+    };
+    wanted.then_some(format)
+}
+
+/// Builds a glob set from config `ignore` patterns.
+pub fn ignore_set(patterns: &[String]) -> GlobSet {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        if let Ok(g) = Glob::new(p) {
+            b.add(g);
+        }
+        // `dir/**` should also ignore `dir` itself when written as `dir/`.
+        if let Ok(g) = Glob::new(&format!("{}/**", p.trim_end_matches('/'))) {
+            b.add(g);
+        }
+    }
+    b.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+/// Lists the files under `paths`, sorted, skipping those matched by `ignore` (relative to
+/// `root`). Explicitly named files are read whatever their name, if their format is known.
+pub fn walk(paths: &[PathBuf], root: &Path, ignore: &GlobSet) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_file() {
+            let format = format_of(p).or_else(|| Format::from_path(&p.to_string_lossy()));
+            match format {
+                Some(format) => out.push(Entry::File {
+                    path: p.clone(),
+                    format,
+                }),
+                None => out.push(Entry::Error {
+                    path: p.clone(),
+                    message: "not a format poolguard reads (YAML, JSON, TOML, .properties, .env, INI)".into(),
+                }),
+            }
+            continue;
+        }
+        let walker = ignore::WalkBuilder::new(p)
+            .hidden(false)
+            .git_ignore(true)
+            .git_global(false)
+            .git_exclude(true)
+            .require_git(false)
+            .follow_links(true)
+            .filter_entry(|e| e.file_name() != ".git")
+            .build();
+        for result in walker {
+            match result {
+                Ok(entry) => {
+                    if !entry.file_type().is_some_and(|t| t.is_file()) {
+                        continue;
+                    }
+                    let path = entry.into_path();
+                    let rel = path.strip_prefix(root).unwrap_or(&path);
+                    if ignore.is_match(rel) {
+                        continue;
+                    }
+                    if let Some(format) = format_of(&path) {
+                        out.push(Entry::File { path, format });
+                    }
+                }
+                Err(e) => {
+                    let path = error_path(&e).unwrap_or_else(|| p.clone());
+                    let message = error_message(&e);
+                    out.push(Entry::Error { path, message });
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| entry_path(a).cmp(entry_path(b)));
+    out.dedup_by(|a, b| entry_path(a) == entry_path(b));
+    out
+}
+
+fn entry_path(e: &Entry) -> &Path {
+    match e {
+        Entry::File { path, .. } | Entry::Error { path, .. } => path,
+    }
+}
+
+fn error_path(e: &ignore::Error) -> Option<PathBuf> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        _ => None,
+    }
+}
+
+fn error_message(e: &ignore::Error) -> String {
+    match e {
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => error_message(err),
+        ignore::Error::Loop { ancestor, .. } => {
+            format!("symlink loop back to {}", ancestor.display())
+        }
+        other => other.to_string(),
+    }
+}
