@@ -178,6 +178,29 @@ impl SourceDb {
             .map(|(i, f)| (FileId(i as u32), f))
     }
 
+    /// The part of `span` that is exactly the token `needle`, when it occurs there once as a
+    /// whole word (`20` in `"20"`, `25` in `-Dpool=25` or `${POOL:25}`); else `span`.
+    pub fn narrow(&self, span: Span, needle: &str) -> Span {
+        let text = self.get(span.file).slice(span);
+        if needle.is_empty() || text == needle {
+            return span;
+        }
+        let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+        let mut hits = text.match_indices(needle).filter(|(i, _)| {
+            let before = text[..*i].chars().next_back();
+            let after = text[i + needle.len()..].chars().next();
+            !before.is_some_and(is_word) && !after.is_some_and(is_word)
+        });
+        match (hits.next(), hits.next()) {
+            (Some((i, _)), None) => Span {
+                file: span.file,
+                start: span.start + i as u32,
+                end: span.start + (i + needle.len()) as u32,
+            },
+            _ => span,
+        }
+    }
+
     /// `path:line:col` of a span's start.
     pub fn location(&self, span: Span) -> String {
         let f = self.get(span.file);
@@ -197,6 +220,23 @@ mod tests {
         assert_eq!(f.line_col(7), (1, 7));
         assert_eq!(f.line_col(11), (2, 1));
         assert_eq!(f.line_text(2), "x: 1");
+    }
+
+    #[test]
+    fn narrow_finds_a_lone_token() {
+        let mut db = SourceDb::default();
+        let f = db.add("a".into(), "v: \"20\"\nw: -Dx.size=25 -Dy=250\n".into());
+        let whole = |s: &str| {
+            let t = &db.get(f).text;
+            let i = t.find(s).unwrap();
+            Span::new(f, i, i + s.len())
+        };
+        let n = db.narrow(whole("\"20\""), "20");
+        assert_eq!(db.get(f).slice(n), "20");
+        let n = db.narrow(whole("-Dx.size=25 -Dy=250"), "25");
+        assert_eq!(db.get(f).slice(n), "25");
+        let s = whole("\"20\"");
+        assert_eq!(db.narrow(s, "2"), s);
     }
 
     #[test]

@@ -193,5 +193,35 @@ pub fn build(files: &[LoadedFile], db: &mut SourceDb, config: &Config) -> Model 
     let workloads = workload::collect(&idx, config, &mut model);
     database::servers(&idx, &workloads, db, &mut model);
     link::link(files, db, &idx, &ops, &workloads, config, &mut model);
+    narrow_spans(&mut model, db);
     model
+}
+
+/// Points every number at the digits themselves rather than the whole value around them, so
+/// findings underline `20` in `"20"` and `25` in `-Dspring…maximum-pool-size=25`.
+fn narrow_spans(model: &mut Model, db: &SourceDb) {
+    let fix = |f: &mut Fact| {
+        if let Some(s) = f.span() {
+            f.origin = crate::report::Origin::At(db.narrow(s, &f.value.to_string()));
+        }
+    };
+    for w in &mut model.workloads {
+        fix(&mut w.replicas);
+        if let Some(a) = &mut w.autoscaler {
+            fix(&mut a.max);
+        }
+    }
+    for d in &mut model.databases {
+        fix(&mut d.max_connections);
+        fix(&mut d.superuser_reserved);
+        d.reserved_connections.iter_mut().for_each(fix);
+        d.headroom.iter_mut().for_each(fix);
+    }
+    for c in &mut model.clients {
+        c.conn_pod_override.iter_mut().for_each(fix);
+        for k in &mut c.containers {
+            k.pool_max.iter_mut().for_each(fix);
+            fix(&mut k.processes);
+        }
+    }
 }

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use annotate_snippets::{Annotation, AnnotationKind, Group, Level, Renderer, Snippet};
 use anstyle::{AnsiColor, Effects, Style};
 
 use super::{Summary, ceil_char_boundary, char_range, floor_char_boundary, source_file};
@@ -69,8 +69,11 @@ fn render_finding(renderer: &Renderer, d: &Diagnostic, db: &SourceDb) -> String 
             .primary_title(redact(&d.message).into_owned())
             .id(d.rule.clone()),
     );
+    let mut windows = Vec::with_capacity(files.len());
     for (id, labels) in &files {
-        group = group.element(snippet(db.get(*id), labels));
+        let window = Window::new(db.get(*id), labels);
+        group = group.element(window.snippet(labels));
+        windows.push(window);
     }
     // Notes and help are "trusted" text to annotate-snippets (not normalized), but they may
     // quote file contents, so control characters are neutralized here.
@@ -80,7 +83,7 @@ fn render_finding(renderer: &Renderer, d: &Diagnostic, db: &SourceDb) -> String 
     if let Some(help) = &d.help {
         group = group.element(Level::HELP.message(untrusted(help)));
     }
-    renderer.render(&[group])
+    fix_header_columns(&renderer.render(&[group]), &windows)
 }
 
 /// Redacted text with control characters made visible.
@@ -88,64 +91,155 @@ fn untrusted(s: &str) -> String {
     annotate_snippets::normalize_untrusted_str(&redact(s))
 }
 
-/// The snippet of one file showing `labels` (`true` marks the primary label).
-fn snippet<'a>(
+/// The lines of one file a snippet shows, with secrets masked.
+struct Window<'a> {
     file: &'a SourceFile,
-    labels: &[(&Label, bool)],
-) -> Snippet<'a, annotate_snippets::Annotation<'a>> {
-    let text: &str = &file.text;
-    let ranges: Vec<(usize, usize)> = labels
-        .iter()
-        .map(|(l, _)| char_range(text, l.span))
-        .collect();
+    /// 1-based line number of the first line.
+    first_line: usize,
+    /// Byte offset of the window in the file.
+    start: usize,
+    /// Byte offset just past the window's last line (its terminator excluded).
+    end: usize,
+    /// Masked ranges, relative to the unmasked window: sorted, disjoint, on char boundaries.
+    masks: Vec<(usize, usize)>,
+    /// The window's text with every mask replaced by [`MASK`].
+    masked: String,
+}
 
-    // The window: every whole line any label touches. A label ending right after a newline
-    // does not pull in the next line.
-    let first_line = ranges
-        .iter()
-        .map(|&(s, _)| file.line_col(s as u32).0)
-        .min()
-        .unwrap_or(1);
-    let last_line = ranges
-        .iter()
-        .map(|&(s, e)| file.line_col(e.saturating_sub(1).max(s) as u32).0)
-        .max()
-        .unwrap_or(1);
-    let start = file.line_start(first_line).unwrap_or(0);
-    let end = file.line_start(last_line).unwrap_or(0) + file.line_text(last_line).len();
-    let window = &text[start..end];
+impl<'a> Window<'a> {
+    /// The window of every whole line `labels` touch. A label ending right after a newline
+    /// does not pull in the next line.
+    fn new(file: &'a SourceFile, labels: &[(&Label, bool)]) -> Window<'a> {
+        let text: &str = &file.text;
+        let ranges = labels.iter().map(|(l, _)| char_range(text, l.span));
+        let first_line = ranges
+            .clone()
+            .map(|(s, _)| file.line_col(s as u32).0)
+            .min()
+            .unwrap_or(1);
+        let last_line = ranges
+            .map(|(s, e)| file.line_col(e.saturating_sub(1).max(s) as u32).0)
+            .max()
+            .unwrap_or(1);
+        let start = file.line_start(first_line).unwrap_or(0);
+        let end = file.line_start(last_line).unwrap_or(0) + file.line_text(last_line).len();
+        let masks = secret_masks(file, start, end);
+        let masked = apply_masks(&text[start..end], &masks);
+        Window {
+            file,
+            first_line,
+            start,
+            end,
+            masks,
+            masked,
+        }
+    }
 
-    let masks = secret_masks(file, start, end);
-    let masked = apply_masks(window, &masks);
-
-    let annotations = labels
-        .iter()
-        .zip(&ranges)
-        .map(|((label, primary), &(s, e))| {
-            let (s, e) = (s.clamp(start, end) - start, e.clamp(start, end) - start);
-            let span = map_range(s..e, &masks);
-            let kind = if *primary {
+    /// The snippet showing `labels` (`true` marks the primary label) over the masked text,
+    /// numbered as in the file.
+    fn snippet(&self, labels: &[(&Label, bool)]) -> Snippet<'a, Annotation<'a>> {
+        let text: &str = &self.file.text;
+        let annotations = labels.iter().map(|&(label, primary)| {
+            let (s, e) = char_range(text, label.span);
+            let (s, e) = (
+                s.clamp(self.start, self.end) - self.start,
+                e.clamp(self.start, self.end) - self.start,
+            );
+            let kind = if primary {
                 AnnotationKind::Primary
             } else {
                 AnnotationKind::Context
             };
+            let annotation = kind.span(map_range(s..e, &self.masks));
             let message = redact(&label.message);
-            let annotation = kind.span(span);
             if message.is_empty() {
                 annotation
             } else {
                 annotation.label(message.into_owned())
             }
         });
+        Snippet::source(self.masked.clone())
+            .line_start(self.first_line)
+            .path(self.file.path.as_str())
+            .annotations(annotations.collect::<Vec<_>>())
+    }
 
-    Snippet::source(masked)
-        .line_start(first_line)
-        .path(file.path.as_str())
-        .annotations(annotations)
+    /// The file's 1-based column for the 1-based `column` annotate-snippets computed on `line`
+    /// of the masked text, or `None` when that position is not in the window.
+    fn original_column(&self, line: usize, column: usize) -> Option<usize> {
+        let line_offset: usize = self
+            .masked
+            .split_inclusive('\n')
+            .take(line.checked_sub(self.first_line)?)
+            .map(str::len)
+            .sum();
+        let rest = self.masked.get(line_offset..)?;
+        let in_line = rest
+            .char_indices()
+            .nth(column.checked_sub(1)?)
+            .map_or(rest.len(), |(i, _)| i);
+        let offset = self.start + unmap_offset(line_offset + in_line, &self.masks);
+        Some(self.file.line_col(offset as u32).1)
+    }
 }
 
-/// Secret ranges within the window `start..end` of `file`, relative to the window, sorted and
-/// merged, on char boundaries.
+/// annotate-snippets prints each snippet's `--> path:line:column` header from the text it was
+/// given, so a secret masked earlier on that line shifts the column. This rewrites the headers
+/// (one per snippet, in snippet order, each on a line of its own) to the file's real column.
+fn fix_header_columns(rendered: &str, windows: &[Window<'_>]) -> String {
+    if windows.iter().all(|w| w.masks.is_empty()) {
+        return rendered.to_string();
+    }
+    let mut windows = windows.iter();
+    let mut out = String::with_capacity(rendered.len());
+    for line in rendered.split_inclusive('\n') {
+        // Source and label lines start with a line number or `|`, so only a header line
+        // starts with an arrow once styling and indentation are stripped.
+        let plain = anstream::adapter::strip_str(line).to_string();
+        let plain = plain.trim();
+        let header = plain
+            .strip_prefix("--> ")
+            .or_else(|| plain.strip_prefix("::: "));
+        match header.and_then(|h| Some((h, windows.next()?))) {
+            Some((header, window)) => out.push_str(&fix_header(line, header, window)),
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// `line` with the column of `header` (`path:line:column`) corrected for `window`'s masks.
+fn fix_header(line: &str, header: &str, window: &Window<'_>) -> String {
+    let fixed = (|| {
+        let (rest, column) = header.rsplit_once(':')?;
+        let (_, line_no) = rest.rsplit_once(':')?;
+        let (line_no, column) = (line_no.parse().ok()?, column.parse().ok()?);
+        let real = window.original_column(line_no, column)?;
+        (real != column).then(|| line.replacen(header, &format!("{rest}:{real}"), 1))
+    })();
+    fixed.unwrap_or_else(|| line.to_string())
+}
+
+/// Maps an offset in the masked window back to the unmasked one; an offset inside a `****`
+/// maps to the start of the secret it replaced.
+fn unmap_offset(offset: usize, masks: &[(usize, usize)]) -> usize {
+    let mut shift: isize = 0;
+    for &(s, e) in masks {
+        let masked_start = (s as isize - shift) as usize;
+        if offset < masked_start {
+            break;
+        }
+        if offset < masked_start + MASK.len() {
+            return s;
+        }
+        shift += e as isize - s as isize - MASK.len() as isize;
+    }
+    (offset as isize + shift) as usize
+}
+
+/// Secret ranges within the window `start..end` of `file`, relative to the window: the file's
+/// recorded secrets plus whatever [`redact::secret_ranges`] finds in the window's text.
+/// Sorted, merged, on char boundaries.
 fn secret_masks(file: &SourceFile, start: usize, end: usize) -> Vec<(usize, usize)> {
     let text: &str = &file.text;
     let window = &text[start..end];
@@ -328,32 +422,35 @@ fn utilisation(rollout: Option<i64>, capacity: i64) -> String {
 }
 
 /// `poolguard: 2 errors, 1 warning, 0 suppressed in 12 files`, or
-/// `poolguard: no findings in 12 files`.
+/// `poolguard: no findings in 12 files`. With `color`, non-zero error and warning counts are
+/// red and yellow.
 fn summary_line(s: &Summary, color: bool) -> String {
     let files = plural(s.files, "file", "files");
     if s.errors + s.warnings + s.notes + s.suppressed == 0 {
         return format!("poolguard: no findings in {files}");
     }
+    let paint = |n: usize, text: String, status: Status| {
+        if color && n > 0 {
+            let style = status_style(status);
+            format!("{style}{text}{style:#}")
+        } else {
+            text
+        }
+    };
     let mut parts = vec![
-        plural(s.errors, "error", "errors"),
-        plural(s.warnings, "warning", "warnings"),
+        paint(s.errors, plural(s.errors, "error", "errors"), Status::Error),
+        paint(
+            s.warnings,
+            plural(s.warnings, "warning", "warnings"),
+            Status::Warning,
+        ),
     ];
     // Notes are rare; mention them only when there are some.
     if s.notes > 0 {
         parts.push(plural(s.notes, "note", "notes"));
     }
     parts.push(format!("{} suppressed", s.suppressed));
-    let counts = parts.join(", ");
-    let counts = if color && s.errors > 0 {
-        let style = status_style(Status::Error);
-        format!("{style}{counts}{style:#}")
-    } else if color && s.warnings > 0 {
-        let style = status_style(Status::Warning);
-        format!("{style}{counts}{style:#}")
-    } else {
-        counts
-    };
-    format!("poolguard: {counts} in {files}")
+    format!("poolguard: {} in {files}", parts.join(", "))
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -363,12 +460,237 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::Diagnostic;
     use crate::render::test_fixture::fixture;
+    use crate::source::Span;
+
+    const EXPECTED: &str = "\
+error[rollout-capacity-exceeded]: rollout of prod/Deployment/auth needs 236 connections; prod/auth-db accepts 197
+ --> deploy/auth.yaml:6:29
+  |
+3 |   replicas: 6
+  |             - replicas: 6
+4 |   strategy:
+5 |   maxSurge: 50%
+  |             --- maxSurge: 50% → 3 pods
+6 |   pool: {team: Zürich, max: 20}
+  |                             ^^ pool size 20
+  |
+ ::: deploy/db.yaml:1:1
+  |
+1 | kind: Cluster
+  | - database defined here
+2 | parameters:
+3 |   max_connections: \"200\"
+  |                    ----- max_connections: 200
+  |
+  = note: peak = 9 pods × 20 = 180
+  = note: superuser_reserved_connections: 3 (PostgreSQL default)
+  = help: set the pool size to 15 or less
+
+warning[unresolved-database]: endpoint postgres://app:****@orders-db/app matches no known database
+ --> config/app.env:4:31
+  |
+3 | DB_PASSWORD=****
+  | ---------------- password=****
+4 | DB_URL=postgres://app:****@orders-db/app
+  |                            ^^^^^^^^^ host orders-db
+  |
+ ::: deploy/db.yaml:7:3
+  |
+7 |   password: ****
+  |   -------------- password from Secret
+
+database        capacity  steady  rollout  all-rollouts  rollout %  status
+prod/auth-db         197     176      236           254       120%  error
+prod/orders-db       141       ?        ?             ?          ?  warning
+
+poolguard: 1 error, 1 warning, 1 suppressed in 3 files
+";
+
+    fn one_file(path: &str, text: &str) -> (SourceDb, FileId) {
+        let mut db = SourceDb::default();
+        let id = db.add(path.into(), text.into());
+        (db, id)
+    }
+
+    fn report_of(findings: Vec<Diagnostic>) -> Report {
+        Report {
+            files: 1,
+            findings,
+            ..Report::default()
+        }
+    }
 
     #[test]
-    fn dump() {
+    fn plain_render_is_exact() {
         let (db, report) = fixture();
-        println!("{}", render(&report, &db, false));
-        panic!();
+        assert_eq!(render(&report, &db, false), EXPECTED);
+    }
+
+    #[test]
+    fn secrets_are_masked_everywhere() {
+        let (db, report) = fixture();
+        for color in [false, true] {
+            let out = render(&report, &db, color);
+            assert!(!out.contains("hunter2"), "{out}");
+            assert!(!out.contains("s3cr3t"), "{out}");
+            assert!(out.contains("password: ****"));
+            assert!(out.contains("DB_PASSWORD=****"));
+            assert!(out.contains("postgres://app:****@orders-db/app"));
+        }
+    }
+
+    #[test]
+    fn color_only_adds_styling() {
+        let (db, report) = fixture();
+        let colored = render(&report, &db, true);
+        assert!(colored.contains('\x1b'));
+        assert_eq!(
+            anstream::adapter::strip_str(&colored).to_string(),
+            render(&report, &db, false)
+        );
+        assert!(!render(&report, &db, false).contains('\x1b'));
+    }
+
+    #[test]
+    fn header_column_is_the_files_after_a_masked_secret() {
+        // The secret is shorter than `****` here, so a naive column would be too large.
+        let (db, id) = one_file("a.env", "URL=postgres://u:pw@ü-host/db\n");
+        let host = "URL=postgres://u:pw@".len();
+        let d = Diagnostic::new("r", Severity::Warning, Span::new(id, host, host + 7), "m");
+        let out = render(&report_of(vec![d]), &db, false);
+        assert!(out.contains(" --> a.env:1:21\n"), "{out}");
+        assert!(
+            out.contains("1 | URL=postgres://u:****@ü-host/db\n"),
+            "{out}"
+        );
+        assert!(out.contains("  |                       ^^^^^^\n"), "{out}");
+    }
+
+    #[test]
+    fn label_on_a_secret_underlines_the_mask() {
+        let (mut db, id) = one_file("s.yaml", "kind: Secret\ndata:\n  password: aHVudGVyMg==\n");
+        let at = "kind: Secret\ndata:\n  password: ".len();
+        let span = Span::new(id, at, at + "aHVudGVyMg==".len());
+        db.add_secret(span);
+        let d = Diagnostic::new("r", Severity::Error, span, "m").with_label("from here");
+        let out = render(&report_of(vec![d]), &db, false);
+        assert!(!out.contains("aHVudGVyMg=="), "{out}");
+        assert!(
+            out.contains("3 |   password: ****\n  |             ^^^^ from here\n"),
+            "{out}"
+        );
+        assert!(out.contains(" --> s.yaml:3:13\n"), "{out}");
+    }
+
+    #[test]
+    fn empty_files_file_start_and_out_of_range_spans_render() {
+        let mut db = SourceDb::default();
+        let empty = db.add("empty.yaml".into(), "".into());
+        let short = db.add("short.yaml".into(), "a: 1\n".into());
+        let d = Diagnostic::new(
+            "invalid-file",
+            Severity::Error,
+            Span::file_start(empty),
+            "bad",
+        )
+        .related(Span::new(short, 40, 50), "past the end")
+        .related(Span::new(crate::source::FileId(9), 0, 1), "unknown file");
+        let out = render(&report_of(vec![d]), &db, false);
+        assert!(
+            out.starts_with("error[invalid-file]: bad\n --> empty.yaml:1:1\n"),
+            "{out}"
+        );
+        assert!(out.contains("past the end"));
+        assert!(!out.contains("unknown file"));
+    }
+
+    #[test]
+    fn spans_inside_multibyte_characters_are_widened() {
+        let (db, id) = one_file("u.yaml", "name: ☕☕\n");
+        // Byte 7 is inside the first "☕" (bytes 6..9).
+        let d = Diagnostic::new("r", Severity::Note, Span::new(id, 7, 8), "cup");
+        let out = render(&report_of(vec![d]), &db, false);
+        assert!(out.starts_with("note[r]: cup\n --> u.yaml:1:7\n"), "{out}");
+        assert!(out.contains("1 | name: ☕☕\n  |       ^^\n"), "{out}");
+        assert!(out.ends_with("poolguard: 0 errors, 0 warnings, 1 note, 0 suppressed in 1 file\n"));
+    }
+
+    #[test]
+    fn crlf_lines_keep_their_numbers() {
+        let (db, id) = one_file("w.yaml", "a: 1\r\nb: 2\r\nc: 3\r\n");
+        let d = Diagnostic::new("r", Severity::Warning, Span::new(id, 9, 10), "two")
+            .related(Span::new(id, 15, 16), "three");
+        let out = render(&report_of(vec![d]), &db, false);
+        assert!(out.contains(" --> w.yaml:2:4\n"), "{out}");
+        assert!(
+            out.contains("2 | b: 2\n  |    ^\n3 | c: 3\n  |    - three\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn messages_notes_and_help_are_redacted_and_normalized() {
+        let (db, id) = one_file("a.yaml", "x: 1\n");
+        let d = Diagnostic::new("r", Severity::Error, Span::new(id, 3, 4), "dsn password=pw")
+            .note("url mysql://root:pw@db\x1b[31m")
+            .help("Pwd=pw;");
+        let out = render(&report_of(vec![d]), &db, false);
+        assert!(out.contains("error[r]: dsn password=****\n"), "{out}");
+        assert!(out.contains("= note: url mysql://root:****@db"), "{out}");
+        assert!(!out.contains('\x1b'), "{out:?}");
+        assert!(out.contains("= help: Pwd=****;\n"), "{out}");
+    }
+
+    #[test]
+    fn summary_lines() {
+        let summary = |files, errors, warnings, notes, suppressed| Summary {
+            files,
+            errors,
+            warnings,
+            notes,
+            suppressed,
+        };
+        assert_eq!(
+            summary_line(&summary(12, 0, 0, 0, 0), false),
+            "poolguard: no findings in 12 files"
+        );
+        assert_eq!(
+            summary_line(&summary(12, 2, 1, 0, 0), false),
+            "poolguard: 2 errors, 1 warning, 0 suppressed in 12 files"
+        );
+        assert_eq!(
+            summary_line(&summary(1, 0, 0, 0, 3), false),
+            "poolguard: 0 errors, 0 warnings, 3 suppressed in 1 file"
+        );
+        assert_eq!(
+            render(&Report::default(), &SourceDb::default(), false),
+            "poolguard: no findings in 0 files\n"
+        );
+    }
+
+    #[test]
+    fn utilisation_rounds_and_marks_unknowns() {
+        assert_eq!(utilisation(Some(236), 197), "120%");
+        assert_eq!(utilisation(Some(0), 197), "0%");
+        assert_eq!(utilisation(None, 197), "?");
+        assert_eq!(utilisation(Some(10), 0), "?");
+    }
+
+    #[test]
+    fn offsets_map_through_masks_both_ways() {
+        // "ab" + secret(2..9) + "cd" + secret(11..12) + "e": masked "ab****cd****e".
+        let masks = [(2, 9), (11, 12)];
+        assert_eq!(map_range(0..2, &masks), 0..2);
+        assert_eq!(map_range(2..9, &masks), 2..6);
+        assert_eq!(map_range(4..10, &masks), 2..7);
+        assert_eq!(map_range(12..13, &masks), 12..13);
+        assert_eq!(map_range(5..5, &masks), 2..2);
+        assert_eq!(unmap_offset(1, &masks), 1);
+        assert_eq!(unmap_offset(3, &masks), 2);
+        assert_eq!(unmap_offset(6, &masks), 9);
+        assert_eq!(unmap_offset(12, &masks), 12);
+        assert_eq!(apply_masks("ab0123456cdXe", &masks), "ab****cd****e");
     }
 }

@@ -264,7 +264,7 @@ DB_URL=postgres://app:hunter2@orders-db/app
         let mut unresolved = Diagnostic::new(
             "unresolved-database",
             Severity::Warning,
-            find(env, ENV, "postgres://app:hunter2@orders-db/app", 0),
+            find(env, ENV, "orders-db", 1),
             "endpoint postgres://app:hunter2@orders-db/app matches no known database",
         )
         .with_label("host orders-db")

@@ -70,9 +70,9 @@ pub fn with_chain(mut d: Diagnostic, model: &Model, b: &Budget, ci: usize, prima
         Strategy::Rolling { surge } => {
             let pods = capacity::surge_pods(r, surge);
             let what = if surge.percent {
-                format!("maxSurge {}% of {r} → {pods} extra pods (rounded up)", surge.value.value)
+                format!("maxSurge {}% of {r} → {pods} extra {} (rounded up)", surge.value.value, pods_word(pods))
             } else {
-                format!("maxSurge → {pods} extra pods")
+                format!("maxSurge → {pods} extra {}", pods_word(pods))
             };
             d = match surge.value.origin {
                 Origin::At(s) => d.related(s, what),
@@ -195,4 +195,8 @@ pub fn finding(rule: &str, sev: Severity, span: Span, message: String, model: &M
         d = d.workload(model.workloads[model.clients[b.clients[ci].client].workload].id.clone());
     }
     d
+}
+
+fn pods_word(n: i64) -> &'static str {
+    if n == 1 { "pod" } else { "pods" }
 }
