@@ -120,6 +120,10 @@ fn url_passwords(text: &str, out: &mut Vec<(usize, usize)>) {
 /// Passwords in Go MySQL driver DSNs: `user:password@tcp(host:3306)/db`, `…@unix(/sock)/db`.
 /// Without a scheme, only the `@tcp(` / `@unix(` marker makes `user:pass@` unambiguous.
 fn dsn_passwords(text: &str, out: &mut Vec<(usize, usize)>) {
+    // Most text has no `@`; skip the lower-cased copy below for it.
+    if !text.contains('@') {
+        return;
+    }
     let bytes = text.as_bytes();
     let lower = text.to_ascii_lowercase();
     for marker in ["@tcp(", "@unix("] {

@@ -21,6 +21,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most nodes a file may produce, counting alias expansion.
     pub max_nodes: usize,
+    /// Most nodes alias expansion may add to a file (billion-laughs guard; real manifests
+    /// expand a few anchors, never hundreds of thousands of nodes).
+    pub max_alias_nodes: usize,
 }
 
 impl Default for Limits {
@@ -28,7 +31,8 @@ impl Default for Limits {
         Limits {
             max_file_bytes: 64 * 1024 * 1024,
             max_depth: 256,
-            max_nodes: 4_000_000,
+            max_nodes: 16_000_000,
+            max_alias_nodes: 100_000,
         }
     }
 }
@@ -272,9 +276,14 @@ impl Scalar {
         self.style == Style::Plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
     }
 
-    /// Integer value; see [`Node::as_i64`].
+    /// Integer value; see [`Node::as_i64`]. YAML 1.1 octal applies to plain scalars only:
+    /// a quoted `"010"` is ten.
     pub fn as_i64(&self) -> Option<i64> {
-        parse_int(self.text.trim())
+        let t = self.text.trim();
+        if self.style == Style::Quoted && t.len() > 1 && t.bytes().all(|b| b.is_ascii_digit()) {
+            return t.parse().ok();
+        }
+        parse_int(t)
     }
 
     /// Boolean value; see [`Node::as_bool`].
@@ -340,6 +349,7 @@ mod tests {
         assert_eq!(sc("20", Style::Quoted).as_i64(), Some(20));
         assert_eq!(sc(" 20 ", Style::Plain).as_i64(), Some(20));
         assert_eq!(sc("0755", Style::Plain).as_i64(), Some(493));
+        assert_eq!(sc("010", Style::Quoted).as_i64(), Some(10));
         assert_eq!(sc("0x1f", Style::Plain).as_i64(), Some(31));
         assert_eq!(sc("-3", Style::Plain).as_i64(), Some(-3));
         assert_eq!(sc("25%", Style::Plain).as_i64(), None);

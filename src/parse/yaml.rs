@@ -153,6 +153,8 @@ struct Builder<'t> {
     anchors: HashMap<usize, Anchored>,
     /// Nodes produced so far in the whole stream, alias expansion included.
     nodes: usize,
+    /// Nodes produced by alias expansion alone.
+    alias_nodes: usize,
     /// The current document's root once complete, and whether it is an implicit empty null.
     root: Option<(Node, bool)>,
     out: Parsed,
@@ -168,6 +170,7 @@ impl<'t> Builder<'t> {
             stack: Vec::new(),
             anchors: HashMap::new(),
             nodes: 0,
+            alias_nodes: 0,
             root: None,
             out: Parsed::default(),
         }
@@ -296,13 +299,16 @@ impl<'t> Builder<'t> {
             ));
         };
         let (count, height) = (anchored.count, anchored.height);
-        if self.nodes.saturating_add(count) > self.limits.max_nodes {
+        if self.alias_nodes.saturating_add(count) > self.limits.max_alias_nodes
+            || self.nodes.saturating_add(count) > self.limits.max_nodes
+        {
             let message = format!(
                 "alias expansion exceeds {} nodes (possible billion-laughs)",
-                self.limits.max_nodes
+                self.limits.max_alias_nodes.min(self.limits.max_nodes)
             );
             return Err(self.error_at(start, &message));
         }
+        self.alias_nodes += count;
         if self.stack.len() + height > self.limits.max_depth {
             let message = format!("nesting deeper than {} levels", self.limits.max_depth);
             return Err(self.error_at(start, &message));
@@ -951,7 +957,7 @@ both:
             t.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
         }
         let limits = Limits {
-            max_nodes: 200_000,
+            max_alias_nodes: 200_000,
             ..Limits::default()
         };
         let started = Instant::now();

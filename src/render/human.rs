@@ -9,7 +9,6 @@
 //! anything [`redact::secret_ranges`] finds), with the label offsets shifted to the masked text
 //! and `line_start` set so the printed line numbers stay those of the file.
 
-use std::fmt::Write as _;
 use std::ops::Range;
 
 use annotate_snippets::{Annotation, AnnotationKind, Group, Level, Renderer, Snippet};
@@ -91,7 +90,30 @@ fn untrusted(s: &str) -> String {
     annotate_snippets::normalize_untrusted_str(&redact(s))
 }
 
+/// A replacement of `start..end` of a window's text (offsets relative to the window).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Edit {
+    start: usize,
+    end: usize,
+    with: String,
+}
+
+impl Edit {
+    fn mask(start: usize, end: usize) -> Edit {
+        Edit {
+            start,
+            end,
+            with: MASK.to_string(),
+        }
+    }
+}
+
 /// The lines of one file a snippet shows, with secrets masked.
+///
+/// The window runs from the first to the last line any label touches. Lines annotate-snippets
+/// would fold away anyway (runs of two or more unannotated lines) are blanked rather than
+/// copied, so two labels thousands of lines apart in a large `helm template` dump cost nothing
+/// to mask or lay out; blanking keeps their line breaks, so numbering is unchanged.
 struct Window<'a> {
     file: &'a SourceFile,
     /// 1-based line number of the first line.
@@ -100,10 +122,10 @@ struct Window<'a> {
     start: usize,
     /// Byte offset just past the window's last line (its terminator excluded).
     end: usize,
-    /// Masked ranges, relative to the unmasked window: sorted, disjoint, on char boundaries.
-    masks: Vec<(usize, usize)>,
-    /// The window's text with every mask replaced by [`MASK`].
-    masked: String,
+    /// Blanked gaps and masked secrets, sorted and disjoint, on char boundaries.
+    edits: Vec<Edit>,
+    /// The window's text with the edits applied: what annotate-snippets gets.
+    text: String,
 }
 
 impl<'a> Window<'a> {
@@ -111,32 +133,61 @@ impl<'a> Window<'a> {
     /// does not pull in the next line.
     fn new(file: &'a SourceFile, labels: &[(&Label, bool)]) -> Window<'a> {
         let text: &str = &file.text;
-        let ranges = labels.iter().map(|(l, _)| char_range(text, l.span));
-        let first_line = ranges
-            .clone()
-            .map(|(s, _)| file.line_col(s as u32).0)
-            .min()
-            .unwrap_or(1);
-        let last_line = ranges
-            .map(|(s, e)| file.line_col(e.saturating_sub(1).max(s) as u32).0)
-            .max()
-            .unwrap_or(1);
+        // Lines to show: every line of every label, plus single-line gaps between them
+        // (annotate-snippets prints a lone unannotated line rather than `...`).
+        let mut lines: Vec<usize> = Vec::new();
+        for &(label, _) in labels {
+            let (s, e) = char_range(text, label.span);
+            let first = file.line_col(s as u32).0;
+            let last = file.line_col(e.saturating_sub(1).max(s) as u32).0;
+            lines.extend(first..=last);
+        }
+        lines.sort_unstable();
+        lines.dedup();
+        let first_line = lines.first().copied().unwrap_or(1);
+        let last_line = lines.last().copied().unwrap_or(1);
+        let line_end =
+            |line: usize| file.line_start(line).unwrap_or(0) + file.line_text(line).len();
         let start = file.line_start(first_line).unwrap_or(0);
-        let end = file.line_start(last_line).unwrap_or(0) + file.line_text(last_line).len();
-        let masks = secret_masks(file, start, end);
-        let masked = apply_masks(&text[start..end], &masks);
+        let end = line_end(last_line);
+
+        let mut edits = Vec::new();
+        let mut run_start = first_line;
+        for (i, &line) in lines.iter().enumerate() {
+            let next = lines.get(i + 1).copied();
+            if next.is_some_and(|n| n <= line + 2) {
+                continue;
+            }
+            // `run_start..=line` is shown: mask its secrets.
+            let (rs, re) = (file.line_start(run_start).unwrap_or(0), line_end(line));
+            edits.extend(
+                secret_masks(file, rs, re)
+                    .into_iter()
+                    .map(|(s, e)| Edit::mask(s + rs - start, e + rs - start)),
+            );
+            if let Some(n) = next {
+                // `line + 1..n` is folded: keep only its line breaks.
+                let (gs, ge) = (file.line_start(line + 1).unwrap_or(0), line_end(n - 1));
+                edits.push(Edit {
+                    start: gs - start,
+                    end: ge - start,
+                    with: "\n".repeat(n - 2 - line),
+                });
+                run_start = n;
+            }
+        }
+        let shown = apply_edits(&text[start..end], &edits);
         Window {
             file,
             first_line,
             start,
             end,
-            masks,
-            masked,
+            edits,
+            text: shown,
         }
     }
 
-    /// The snippet showing `labels` (`true` marks the primary label) over the masked text,
-    /// numbered as in the file.
+    /// The snippet showing `labels` (`true` marks the primary label), numbered as in the file.
     fn snippet(&self, labels: &[(&Label, bool)]) -> Snippet<'a, Annotation<'a>> {
         let text: &str = &self.file.text;
         let annotations = labels.iter().map(|&(label, primary)| {
@@ -150,7 +201,7 @@ impl<'a> Window<'a> {
             } else {
                 AnnotationKind::Context
             };
-            let annotation = kind.span(map_range(s..e, &self.masks));
+            let annotation = kind.span(map_range(s..e, &self.edits));
             let message = redact(&label.message);
             if message.is_empty() {
                 annotation
@@ -158,27 +209,27 @@ impl<'a> Window<'a> {
                 annotation.label(message.into_owned())
             }
         });
-        Snippet::source(self.masked.clone())
+        Snippet::source(self.text.clone())
             .line_start(self.first_line)
             .path(self.file.path.as_str())
             .annotations(annotations.collect::<Vec<_>>())
     }
 
     /// The file's 1-based column for the 1-based `column` annotate-snippets computed on `line`
-    /// of the masked text, or `None` when that position is not in the window.
+    /// of the edited text, or `None` when that position is not in the window.
     fn original_column(&self, line: usize, column: usize) -> Option<usize> {
         let line_offset: usize = self
-            .masked
+            .text
             .split_inclusive('\n')
             .take(line.checked_sub(self.first_line)?)
             .map(str::len)
             .sum();
-        let rest = self.masked.get(line_offset..)?;
+        let rest = self.text.get(line_offset..)?;
         let in_line = rest
             .char_indices()
             .nth(column.checked_sub(1)?)
             .map_or(rest.len(), |(i, _)| i);
-        let offset = self.start + unmap_offset(line_offset + in_line, &self.masks);
+        let offset = self.start + unmap_offset(line_offset + in_line, &self.edits);
         Some(self.file.line_col(offset as u32).1)
     }
 }
@@ -187,7 +238,7 @@ impl<'a> Window<'a> {
 /// given, so a secret masked earlier on that line shifts the column. This rewrites the headers
 /// (one per snippet, in snippet order, each on a line of its own) to the file's real column.
 fn fix_header_columns(rendered: &str, windows: &[Window<'_>]) -> String {
-    if windows.iter().all(|w| w.masks.is_empty()) {
+    if windows.iter().all(|w| w.edits.is_empty()) {
         return rendered.to_string();
     }
     let mut windows = windows.iter();
@@ -208,7 +259,7 @@ fn fix_header_columns(rendered: &str, windows: &[Window<'_>]) -> String {
     out
 }
 
-/// `line` with the column of `header` (`path:line:column`) corrected for `window`'s masks.
+/// `line` with the column of `header` (`path:line:column`) corrected for `window`'s edits.
 fn fix_header(line: &str, header: &str, window: &Window<'_>) -> String {
     let fixed = (|| {
         let (rest, column) = header.rsplit_once(':')?;
@@ -220,29 +271,11 @@ fn fix_header(line: &str, header: &str, window: &Window<'_>) -> String {
     fixed.unwrap_or_else(|| line.to_string())
 }
 
-/// Maps an offset in the masked window back to the unmasked one; an offset inside a `****`
-/// maps to the start of the secret it replaced.
-fn unmap_offset(offset: usize, masks: &[(usize, usize)]) -> usize {
-    let mut shift: isize = 0;
-    for &(s, e) in masks {
-        let masked_start = (s as isize - shift) as usize;
-        if offset < masked_start {
-            break;
-        }
-        if offset < masked_start + MASK.len() {
-            return s;
-        }
-        shift += e as isize - s as isize - MASK.len() as isize;
-    }
-    (offset as isize + shift) as usize
-}
-
-/// Secret ranges within the window `start..end` of `file`, relative to the window: the file's
-/// recorded secrets plus whatever [`redact::secret_ranges`] finds in the window's text.
-/// Sorted, merged, on char boundaries.
+/// Secret ranges within `start..end` of `file`, relative to `start`: the file's recorded
+/// secrets plus whatever [`redact::secret_ranges`] finds in that text. Sorted, merged, on char
+/// boundaries.
 fn secret_masks(file: &SourceFile, start: usize, end: usize) -> Vec<(usize, usize)> {
     let text: &str = &file.text;
-    let window = &text[start..end];
     let mut masks: Vec<(usize, usize)> = file
         .secrets
         .iter()
@@ -256,7 +289,7 @@ fn secret_masks(file: &SourceFile, start: usize, end: usize) -> Vec<(usize, usiz
             )
         })
         .collect();
-    masks.extend(redact::secret_ranges(window));
+    masks.extend(redact::secret_ranges(&text[start..end]));
     masks.retain(|&(s, e)| e > s);
     masks.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::with_capacity(masks.len());
@@ -269,42 +302,46 @@ fn secret_masks(file: &SourceFile, start: usize, end: usize) -> Vec<(usize, usiz
     merged
 }
 
-/// `text` with every range of `masks` (sorted, disjoint) replaced by [`MASK`].
-fn apply_masks(text: &str, masks: &[(usize, usize)]) -> String {
+/// `text` with `edits` (sorted, disjoint) applied.
+fn apply_edits(text: &str, edits: &[Edit]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
-    for &(s, e) in masks {
-        out.push_str(&text[pos..s]);
-        out.push_str(MASK);
-        pos = e;
+    for edit in edits {
+        out.push_str(&text[pos..edit.start]);
+        out.push_str(&edit.with);
+        pos = edit.end;
     }
     out.push_str(&text[pos..]);
     out
 }
 
-/// Maps a range of the unmasked window to the masked one. An endpoint inside a masked range
-/// moves to the mask's edge, so a label on a secret underlines the `****`.
-fn map_range(range: Range<usize>, masks: &[(usize, usize)]) -> Range<usize> {
-    let start = map_offset(range.start, masks, false);
+/// Maps a range of the original window to the edited one. An endpoint inside an edit moves
+/// to the replacement's edge, so a label on a secret underlines the `****`.
+fn map_range(range: Range<usize>, edits: &[Edit]) -> Range<usize> {
+    let start = map_offset(range.start, edits, false);
     if range.is_empty() {
         return start..start;
     }
-    start..map_offset(range.end, masks, true)
+    start..map_offset(range.end, edits, true)
 }
 
-fn map_offset(offset: usize, masks: &[(usize, usize)], is_end: bool) -> usize {
-    // `shift` is how many bytes the masks before `offset` removed (or added, for secrets
-    // shorter than the mask).
+fn map_offset(offset: usize, edits: &[Edit], is_end: bool) -> usize {
+    // `shift` is how many bytes the edits before `offset` removed (negative when they added).
     let mut shift: isize = 0;
-    for &(s, e) in masks {
-        if e <= offset {
-            shift += e as isize - s as isize - MASK.len() as isize;
-        } else if s < offset {
-            let masked_start = (s as isize - shift) as usize;
+    for edit in edits {
+        let (s, e, len) = (
+            edit.start as isize,
+            edit.end as isize,
+            edit.with.len() as isize,
+        );
+        if edit.end <= offset {
+            shift += e - s - len;
+        } else if edit.start < offset {
+            let edited_start = (s - shift) as usize;
             return if is_end {
-                masked_start + MASK.len()
+                edited_start + edit.with.len()
             } else {
-                masked_start
+                edited_start
             };
         } else {
             break;
@@ -313,9 +350,29 @@ fn map_offset(offset: usize, masks: &[(usize, usize)], is_end: bool) -> usize {
     (offset as isize - shift) as usize
 }
 
+/// Maps an offset in the edited window back to the original one; an offset inside a
+/// replacement maps to the start of the text it replaced.
+fn unmap_offset(offset: usize, edits: &[Edit]) -> usize {
+    let mut shift: isize = 0;
+    for edit in edits {
+        let edited_start = (edit.start as isize - shift) as usize;
+        if offset < edited_start {
+            break;
+        }
+        if offset < edited_start + edit.with.len() {
+            return edit.start;
+        }
+        shift += edit.end as isize - edit.start as isize - edit.with.len() as isize;
+    }
+    (offset as isize + shift) as usize
+}
+
+/// Columns of the budget table.
+const COLUMNS: usize = 7;
+
 /// The per-database budget as an aligned table.
 fn budget_table(databases: &[DatabaseReport], color: bool) -> String {
-    const HEADER: [&str; 7] = [
+    const HEADER: [&str; COLUMNS] = [
         "database",
         "capacity",
         "steady",
@@ -324,11 +381,11 @@ fn budget_table(databases: &[DatabaseReport], color: bool) -> String {
         "rollout %",
         "status",
     ];
-    let rows: Vec<[String; 7]> = databases
+    let rows: Vec<[String; COLUMNS]> = databases
         .iter()
         .map(|d| {
             [
-                redact(&d.id).into_owned(),
+                untrusted(&d.id),
                 d.capacity.to_string(),
                 number(d.steady),
                 number(d.rollout),
@@ -375,25 +432,20 @@ fn budget_table(databases: &[DatabaseReport], color: bool) -> String {
 /// break the alignment.
 fn push_row(
     out: &mut String,
-    row: &[String; 7],
-    widths: &[usize; 7],
+    row: &[String; COLUMNS],
+    widths: &[usize; COLUMNS],
     style: impl Fn(usize) -> Style,
 ) {
     for (col, (cell, &width)) in row.iter().zip(widths).enumerate() {
         let pad = " ".repeat(width - cell.chars().count());
         let s = style(col);
         let styled = format!("{s}{cell}{s:#}");
-        match col {
-            0 => {
-                let _ = write!(out, "{styled}{pad}");
-            }
-            6 => {
-                let _ = write!(out, "  {styled}");
-            }
-            _ => {
-                let _ = write!(out, "  {pad}{styled}");
-            }
-        }
+        let formatted = match col {
+            0 => format!("{styled}{pad}"),
+            _ if col == COLUMNS - 1 => format!("  {styled}"),
+            _ => format!("  {pad}{styled}"),
+        };
+        out.push_str(&formatted);
     }
     out.push('\n');
 }
@@ -679,18 +731,69 @@ poolguard: 1 error, 1 warning, 1 suppressed in 3 files
     }
 
     #[test]
-    fn offsets_map_through_masks_both_ways() {
-        // "ab" + secret(2..9) + "cd" + secret(11..12) + "e": masked "ab****cd****e".
-        let masks = [(2, 9), (11, 12)];
-        assert_eq!(map_range(0..2, &masks), 0..2);
-        assert_eq!(map_range(2..9, &masks), 2..6);
-        assert_eq!(map_range(4..10, &masks), 2..7);
-        assert_eq!(map_range(12..13, &masks), 12..13);
-        assert_eq!(map_range(5..5, &masks), 2..2);
-        assert_eq!(unmap_offset(1, &masks), 1);
-        assert_eq!(unmap_offset(3, &masks), 2);
-        assert_eq!(unmap_offset(6, &masks), 9);
-        assert_eq!(unmap_offset(12, &masks), 12);
-        assert_eq!(apply_masks("ab0123456cdXe", &masks), "ab****cd****e");
+    fn offsets_map_through_edits_both_ways() {
+        // "ab" + secret(2..9) + "cd" + secret(11..12) + "e": edited "ab****cd****e".
+        let edits = [Edit::mask(2, 9), Edit::mask(11, 12)];
+        assert_eq!(map_range(0..2, &edits), 0..2);
+        assert_eq!(map_range(2..9, &edits), 2..6);
+        assert_eq!(map_range(4..10, &edits), 2..7);
+        assert_eq!(map_range(12..13, &edits), 12..13);
+        assert_eq!(map_range(5..5, &edits), 2..2);
+        assert_eq!(unmap_offset(1, &edits), 1);
+        assert_eq!(unmap_offset(3, &edits), 2);
+        assert_eq!(unmap_offset(6, &edits), 9);
+        assert_eq!(unmap_offset(12, &edits), 12);
+        assert_eq!(apply_edits("ab0123456cdXe", &edits), "ab****cd****e");
+    }
+
+    #[test]
+    fn far_apart_labels_share_one_snippet_with_folded_gap() {
+        let mut text = String::from("top: 1\n");
+        for i in 0..1000 {
+            text.push_str(&format!("filler{i}: password=x{i}\n"));
+        }
+        text.push_str("bottom: 2\nnext: 3\n");
+        let (db, id) = one_file("big.yaml", &text);
+        let bottom = text.find("bottom").unwrap();
+        let d = Diagnostic::new("r", Severity::Error, Span::new(id, bottom, bottom + 6), "m")
+            .related(Span::new(id, 0, 3), "top");
+        let out = render(&report_of(vec![d]), &db, false);
+        assert_eq!(
+            out,
+            "\
+error[r]: m
+    --> big.yaml:1002:1
+     |
+   1 | top: 1
+     | --- top
+...
+1002 | bottom: 2
+     | ^^^^^^
+
+poolguard: 1 error, 0 warnings, 0 suppressed in 1 file
+"
+        );
+        // The 1000 folded lines reach annotate-snippets as bare line breaks.
+        let (top, bottom) = (
+            Label::new(Span::new(id, 0, 3), ""),
+            Label::new(Span::new(id, bottom, bottom + 6), ""),
+        );
+        let window = Window::new(db.get(id), &[(&top, true), (&bottom, false)]);
+        assert_eq!(
+            window.text,
+            format!("top: 1\n{}bottom: 2", "\n".repeat(1000))
+        );
+    }
+
+    #[test]
+    fn a_single_unannotated_line_between_labels_is_shown_and_masked() {
+        let (db, id) = one_file("g.env", "A=1\nPWD=hunter2\nB=2\n");
+        let d = Diagnostic::new("r", Severity::Error, Span::new(id, 0, 1), "m")
+            .related(Span::new(id, 16, 17), "b");
+        let out = render(&report_of(vec![d]), &db, false);
+        assert!(
+            out.contains("1 | A=1\n  | ^\n2 | PWD=****\n3 | B=2\n  | - b\n"),
+            "{out}"
+        );
     }
 }
