@@ -116,7 +116,10 @@ impl ClientNumbers {
 
 /// S0, S1, S2 over a set of clients.
 pub fn sums(clients: &[ClientNumbers]) -> (Sum, Sum, Sum) {
-    let mut s0 = Sum { bounded: 0, complete: true };
+    let mut s0 = Sum {
+        bounded: 0,
+        complete: true,
+    };
     let mut s2 = s0;
     let mut max_delta = 0i64;
     for c in clients {
@@ -217,7 +220,11 @@ pub fn evaluate(model: &Model, config: &Config) -> Vec<Budget> {
         b.status = status(&b, config);
         out.push(b);
     }
-    out.sort_by(|a, b| model.databases[a.database].id.cmp(&model.databases[b.database].id));
+    out.sort_by(|a, b| {
+        model.databases[a.database]
+            .id
+            .cmp(&model.databases[b.database].id)
+    });
     out
 }
 
@@ -394,7 +401,13 @@ mod tests {
             ..n(1, 1, 0)
         });
         let (s0, s1, _) = sums(&c);
-        assert_eq!(s0, Sum { bounded: 20, complete: false });
+        assert_eq!(
+            s0,
+            Sum {
+                bounded: 20,
+                complete: false
+            }
+        );
         assert_eq!(s1.bounded, 30);
         assert_eq!(s1.value(), None);
     }

@@ -105,6 +105,11 @@ fn sort(findings: &mut [Diagnostic], db: &SourceDb) {
     findings.sort_by(|a, b| {
         let pa = &db.get(a.primary.span.file).path;
         let pb = &db.get(b.primary.span.file).path;
-        (pa, a.primary.span.start, &a.rule, &a.message).cmp(&(pb, b.primary.span.start, &b.rule, &b.message))
+        (pa, a.primary.span.start, &a.rule, &a.message).cmp(&(
+            pb,
+            b.primary.span.start,
+            &b.rule,
+            &b.message,
+        ))
     });
 }

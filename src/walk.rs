@@ -36,9 +36,7 @@ pub fn format_of(path: &Path) -> Option<Format> {
     let format = Format::from_path(&lower)?;
     let wanted = match format {
         Format::Yaml | Format::Json => true,
-        Format::Properties => {
-            lower.starts_with("application") || lower.starts_with("bootstrap")
-        }
+        Format::Properties => lower.starts_with("application") || lower.starts_with("bootstrap"),
         Format::Dotenv => true,
         Format::Ini => {
             lower == "pgbouncer.ini"
@@ -80,7 +78,9 @@ pub fn walk(paths: &[PathBuf], root: &Path, ignore: &GlobSet) -> Vec<Entry> {
                 }),
                 None => out.push(Entry::Error {
                     path: p.clone(),
-                    message: "not a format poolguard reads (YAML, JSON, TOML, .properties, .env, INI)".into(),
+                    message:
+                        "not a format poolguard reads (YAML, JSON, TOML, .properties, .env, INI)"
+                            .into(),
                 }),
             }
             continue;

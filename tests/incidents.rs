@@ -6,7 +6,8 @@ use serde_json::Value;
 
 fn poolguard() -> Command {
     let mut c = Command::cargo_bin("poolguard").unwrap();
-    c.current_dir(env!("CARGO_MANIFEST_DIR")).env("NO_COLOR", "1");
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
     c
 }
 
@@ -99,7 +100,11 @@ fn auth_rollout_is_caught_at_the_pool_size_line() {
         .map(|r| (r["line"].as_u64().unwrap(), r["message"].as_str().unwrap()))
         .collect();
     assert!(related.contains(&(8, "replicas of auth: 6")), "{related:?}");
-    assert!(related.iter().any(|(l, m)| *l == 12 && m.contains("3 extra pods")));
+    assert!(
+        related
+            .iter()
+            .any(|(l, m)| *l == 12 && m.contains("3 extra pods"))
+    );
     assert!(related.contains(&(10, "max_connections of prod/auth-db: 200")));
 
     let db = database(&v, "prod/auth-db");
@@ -109,12 +114,19 @@ fn auth_rollout_is_caught_at_the_pool_size_line() {
     assert_eq!(db["status"], "error");
     let auth = client(db, "prod/Deployment/auth");
     assert_eq!(
-        (auth["pods_steady"].as_i64(), auth["pods_peak"].as_i64(), auth["conn_pod"].as_i64()),
+        (
+            auth["pods_steady"].as_i64(),
+            auth["pods_peak"].as_i64(),
+            auth["conn_pod"].as_i64()
+        ),
         (Some(6), Some(9), Some(20))
     );
     // accounts-api reaches the database through CloudNativePG's generated `auth-db-app` secret.
     let accounts = client(db, "prod/Deployment/accounts-api");
-    assert_eq!((accounts["steady"].as_i64(), accounts["peak"].as_i64()), (Some(40), Some(50)));
+    assert_eq!(
+        (accounts["steady"].as_i64(), accounts["peak"].as_i64()),
+        (Some(40), Some(50))
+    );
     let portal = client(db, "prod/Deployment/admin-portal");
     assert_eq!(portal["conn_pod"], 8);
 }
@@ -172,10 +184,19 @@ fn payments_surge_reads_the_pool_from_java_tool_options() {
     let f = &v["findings"][0];
     // Largest pool p with 20 + 12·p ≤ 280 is 21; the largest surge that fits is 4 pods.
     assert_eq!(f["suggestion"]["pool_max"], 21);
-    assert!(f["help"].as_str().unwrap().contains("maxSurge of payments to 4"));
+    assert!(
+        f["help"]
+            .as_str()
+            .unwrap()
+            .contains("maxSurge of payments to 4")
+    );
     let db = database(&v, "payments-mysql");
     assert_eq!(
-        (db["engine"].as_str(), db["reserved"].as_i64(), db["headroom"].as_i64()),
+        (
+            db["engine"].as_str(),
+            db["reserved"].as_i64(),
+            db["headroom"].as_i64()
+        ),
         (Some("mysql"), Some(0), Some(20))
     );
     assert_eq!(sums(db), (280, 170, 320, 330));
@@ -191,7 +212,8 @@ fn payments_surge_fixed_passes() {
 #[test]
 fn the_suggested_pool_size_passes_when_applied() {
     let dir = tempfile::tempdir().unwrap();
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/incidents/auth-rollout");
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/incidents/auth-rollout");
     for e in std::fs::read_dir(&src).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
@@ -215,7 +237,14 @@ fn the_suggested_pool_size_passes_when_applied() {
 fn scenario_flag_picks_the_gating_sum() {
     // Steady state fits, so gating on S0 turns the rollout error into a headroom warning.
     let out = poolguard()
-        .args(["check", "fixtures/incidents/auth-rollout", "--scenario", "steady", "--format", "json"])
+        .args([
+            "check",
+            "fixtures/incidents/auth-rollout",
+            "--scenario",
+            "steady",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -223,18 +252,35 @@ fn scenario_flag_picks_the_gating_sum() {
     assert_eq!(v["findings"][0]["rule"], "capacity-headroom-low");
     // The fixed repo passes even with every client at its peak at once: 164 ≤ 197.
     poolguard()
-        .args(["check", "fixtures/incidents/auth-rollout-fixed", "--scenario", "all-rollouts"])
+        .args([
+            "check",
+            "fixtures/incidents/auth-rollout-fixed",
+            "--scenario",
+            "all-rollouts",
+        ])
         .assert()
         .code(0);
     poolguard()
-        .args(["check", "fixtures/incidents/auth-rollout", "--fail-on", "warning", "--scenario", "steady"])
+        .args([
+            "check",
+            "fixtures/incidents/auth-rollout",
+            "--fail-on",
+            "warning",
+            "--scenario",
+            "steady",
+        ])
         .assert()
         .code(1);
 }
 
 #[test]
 fn human_output_snapshots() {
-    for name in ["auth-rollout", "orders-pool-raise", "payments-surge", "auth-rollout-fixed"] {
+    for name in [
+        "auth-rollout",
+        "orders-pool-raise",
+        "payments-surge",
+        "auth-rollout-fixed",
+    ] {
         let out = human(&format!("fixtures/incidents/{name}"));
         insta::assert_snapshot!(name, out);
     }
@@ -242,12 +288,21 @@ fn human_output_snapshots() {
 
 #[test]
 fn no_secret_reaches_any_output() {
-    for dir in ["fixtures/incidents/auth-rollout", "fixtures/incidents/orders-pool-raise"] {
+    for dir in [
+        "fixtures/incidents/auth-rollout",
+        "fixtures/incidents/orders-pool-raise",
+    ] {
         for fmt in ["human", "json"] {
-            let out = poolguard().args(["check", dir, "--format", fmt]).output().unwrap();
+            let out = poolguard()
+                .args(["check", dir, "--format", fmt])
+                .output()
+                .unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
             for secret in ["hunter2", "s3cr3t-orders-pw"] {
-                assert!(!text.contains(secret), "{secret} leaked in {fmt} output of {dir}");
+                assert!(
+                    !text.contains(secret),
+                    "{secret} leaked in {fmt} output of {dir}"
+                );
             }
         }
     }

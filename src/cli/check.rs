@@ -38,7 +38,11 @@ pub fn run(a: Args) -> Result<u8, String> {
     let fail_on = match a.fail_on.as_str() {
         "error" => Severity::Error,
         "warning" => Severity::Warning,
-        other => return Err(format!("--fail-on must be `error` or `warning`, not `{other}`")),
+        other => {
+            return Err(format!(
+                "--fail-on must be `error` or `warning`, not `{other}`"
+            ));
+        }
     };
     let mut outputs: Vec<(Format, Option<PathBuf>)> = Vec::new();
     for f in &a.formats {
@@ -46,13 +50,15 @@ pub fn run(a: Args) -> Result<u8, String> {
             Some((n, p)) => (n, Some(PathBuf::from(p))),
             None => (f.as_str(), None),
         };
-        let fmt = Format::parse(name).ok_or_else(|| format!("unknown format `{name}` (expected: human, json)"))?;
+        let fmt = Format::parse(name)
+            .ok_or_else(|| format!("unknown format `{name}` (expected: human, json)"))?;
         outputs.push((fmt, file));
     }
     if outputs.is_empty() {
         outputs.push((Format::Human, None));
     }
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     for p in &a.paths {
         if p.as_os_str() != "-" && !p.exists() {
             return Err(format!("{}: no such file or directory", p.display()));
@@ -62,7 +68,12 @@ pub fn run(a: Args) -> Result<u8, String> {
     let config_path = match &a.config {
         Some(p) => Some(p.clone()),
         None => {
-            let first = a.paths.iter().find(|p| p.as_os_str() != "-").cloned().unwrap_or_else(|| cwd.clone());
+            let first = a
+                .paths
+                .iter()
+                .find(|p| p.as_os_str() != "-")
+                .cloned()
+                .unwrap_or_else(|| cwd.clone());
             check::discover_config(&first)
         }
     };
@@ -76,11 +87,15 @@ pub fn run(a: Args) -> Result<u8, String> {
         None => Config::default(),
     };
     if let Some(s) = &a.scenario {
-        cfg.scenario = Scenario::parse(s).ok_or_else(|| format!("--scenario must be steady, rollout or all-rollouts, not `{s}`"))?;
+        cfg.scenario = Scenario::parse(s).ok_or_else(|| {
+            format!("--scenario must be steady, rollout or all-rollouts, not `{s}`")
+        })?;
     }
     let stdin = if a.paths.iter().any(|p| p.as_os_str() == "-") {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read stdin: {e}"))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
         Some(s)
     } else {
         None
@@ -100,7 +115,11 @@ pub fn run(a: Args) -> Result<u8, String> {
         }
     }
     let failed = report.findings.iter().any(|d| d.severity >= fail_on);
-    Ok(if failed { super::EXIT_FINDINGS } else { super::EXIT_CLEAN })
+    Ok(if failed {
+        super::EXIT_FINDINGS
+    } else {
+        super::EXIT_CLEAN
+    })
 }
 
 fn stdout_color() -> bool {

@@ -168,7 +168,11 @@ pub struct ConfigErrors(pub Vec<String>);
 impl Config {
     /// The severity override for a rule, if any.
     pub fn rule_level(&self, rule: &str) -> Option<RuleLevel> {
-        self.rules.iter().rev().find(|(r, _)| r == rule).map(|(_, l)| *l)
+        self.rules
+            .iter()
+            .rev()
+            .find(|(r, _)| r == rule)
+            .map(|(_, l)| *l)
     }
 }
 
@@ -290,19 +294,18 @@ pub fn load(db: &SourceDb, file: FileId) -> Result<Config, ConfigErrors> {
         match k.as_str().unwrap_or("") {
             "databases" => read_databases(&mut v, val, &mut cfg),
             "workloads" => read_workloads(&mut v, val, &mut cfg),
-            "stacks" => {
-                // Declared stacks come with the stack-expression language; until then the
-                // key is accepted only when empty, so a user's stack is never silently ignored.
-                if val.as_seq().is_some_and(|s| !s.is_empty()) {
-                    v.err(val.span, "`stacks` is not supported by this version of poolguard");
-                }
+            // Declared stacks come with the stack-expression language; until then the key is
+            // accepted only when empty, so a user's stack is never silently ignored.
+            "stacks" if val.as_seq().is_some_and(|s| !s.is_empty()) => {
+                v.err(
+                    val.span,
+                    "`stacks` is not supported by this version of poolguard",
+                );
             }
-            "warn_utilization" => {
-                match val.as_str().and_then(|s| s.trim().parse::<f64>().ok()) {
-                    Some(f) if f > 0.0 && f <= 1.0 => cfg.warn_utilization = f,
-                    _ => v.err(val.span, "warn_utilization must be a number in (0, 1]"),
-                }
-            }
+            "warn_utilization" => match val.as_str().and_then(|s| s.trim().parse::<f64>().ok()) {
+                Some(f) if f > 0.0 && f <= 1.0 => cfg.warn_utilization = f,
+                _ => v.err(val.span, "warn_utilization must be a number in (0, 1]"),
+            },
             "scenario" => match val.as_str().and_then(Scenario::parse) {
                 Some(s) => cfg.scenario = s,
                 None => v.err(
@@ -327,7 +330,10 @@ pub fn load(db: &SourceDb, file: FileId) -> Result<Config, ConfigErrors> {
                         Some("error") => RuleLevel::Error,
                         _ if rv.as_bool() == Some(false) => RuleLevel::Off,
                         _ => {
-                            v.err(rv.span, "rule level must be one of: off, note, warning, error");
+                            v.err(
+                                rv.span,
+                                "rule level must be one of: off, note, warning, error",
+                            );
                             continue;
                         }
                     };
@@ -490,7 +496,11 @@ fn read_ignore_findings(v: &mut Validator, val: &Node, cfg: &mut Config) {
         return;
     };
     for item in items {
-        let entries = v.keys(item, "an ignore_findings entry", &["rule", "path", "reason", "expires"]);
+        let entries = v.keys(
+            item,
+            "an ignore_findings entry",
+            &["rule", "path", "reason", "expires"],
+        );
         let mut rule = None;
         let mut path = None;
         let mut reason = None;

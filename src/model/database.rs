@@ -1,14 +1,14 @@
 //! Databases declared in config and database servers running as workloads.
 
-use super::objects::{Index, selects, string_map};
 use super::mounts;
+use super::objects::{Index, selects, string_map};
 use super::workload::Source;
 use super::{Database, DatabaseSource, Model};
 use crate::config::{Config, Engine};
 use crate::diag::Diagnostic;
-use crate::source::SourceDb;
 use crate::parse::{Format, Node};
 use crate::report::Fact;
+use crate::source::SourceDb;
 
 /// Adds the databases declared in `poolguard.yaml`.
 pub fn declared(config: &Config, model: &mut Model) {
@@ -17,7 +17,10 @@ pub fn declared(config: &Config, model: &mut Model) {
             .max_connections
             .clone()
             .unwrap_or_else(|| engine_max(d.engine));
-        let superuser_reserved = d.reserved.clone().unwrap_or_else(|| engine_reserved(d.engine));
+        let superuser_reserved = d
+            .reserved
+            .clone()
+            .unwrap_or_else(|| engine_reserved(d.engine));
         model.databases.push(Database {
             id: d.name.clone(),
             engine: d.engine,
@@ -98,7 +101,9 @@ pub fn server_engine(container: &Node) -> Option<Engine> {
                 && !n.ends_with("_URL")
         })
     };
-    if ports.contains(&5432) && (has(&["POSTGRES_", "POSTGRESQL_"]) || env_names.contains(&"PGDATA")) {
+    if ports.contains(&5432)
+        && (has(&["POSTGRES_", "POSTGRESQL_"]) || env_names.contains(&"PGDATA"))
+    {
         return Some(Engine::Postgres);
     }
     if ports.contains(&3306) && has(&["MYSQL_", "MARIADB_"]) {
@@ -110,7 +115,11 @@ pub fn server_engine(container: &Node) -> Option<Engine> {
 /// Finds database servers among the workloads.
 pub fn servers(idx: &Index, workloads: &[Source], db: &SourceDb, model: &mut Model) {
     for w in workloads {
-        let containers = w.pod_spec.get("containers").and_then(Node::as_seq).unwrap_or(&[]);
+        let containers = w
+            .pod_spec
+            .get("containers")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[]);
         let Some((container, engine)) = containers
             .iter()
             .find_map(|c| server_engine(c).map(|e| (c, e)))
@@ -196,27 +205,24 @@ fn server_settings(
         }
         Some(())
     };
-    for (i, a) in args.iter().enumerate() {
+    for a in &args {
         let Some(t) = a.as_str() else { continue };
-        // A shell command line (`sh -c "postgres -c max_connections=300"`) holds several.
+        // A shell command line (`sh -c "postgres -c max_connections=300"`) holds several;
+        // `take_setting` keeps only the settings it knows, whatever the dashes.
         for word in t.split_whitespace() {
-            if let Some(rest) = word.strip_prefix("-c")
-                && !rest.is_empty()
-            {
-                take_setting(rest, a);
-            } else if word.starts_with("--") {
-                take_setting(word, a);
-            } else if i > 0 && args[i - 1].as_str() == Some("-c") {
-                take_setting(word, a);
-            } else if word.contains("max_connections=") || word.contains("reserved_connections=") {
-                take_setting(word, a);
-            }
+            let word = word
+                .strip_prefix("-c")
+                .filter(|r| !r.is_empty())
+                .unwrap_or(word);
+            take_setting(word, a);
         }
     }
     for e in container.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
         let name = e.get("name").and_then(Node::as_str).unwrap_or("");
-        if matches!(name, "POSTGRESQL_MAX_CONNECTIONS" | "POSTGRES_MAX_CONNECTIONS" | "MYSQL_MAX_CONNECTIONS")
-            && max.is_none()
+        if matches!(
+            name,
+            "POSTGRESQL_MAX_CONNECTIONS" | "POSTGRES_MAX_CONNECTIONS" | "MYSQL_MAX_CONNECTIONS"
+        ) && max.is_none()
             && let Some(v) = e.get("value")
             && let Some(n) = v.as_i64()
         {
@@ -231,9 +237,10 @@ fn server_settings(
                     if slot.is_some() {
                         return;
                     }
-                    let node = doc.get(key).or_else(|| doc.path(&["mysqld", key])).or_else(|| {
-                        doc.path(&["mysqld", &key.replace('_', "-")])
-                    });
+                    let node = doc
+                        .get(key)
+                        .or_else(|| doc.path(&["mysqld", key]))
+                        .or_else(|| doc.path(&["mysqld", &key.replace('_', "-")]));
                     if let Some(n) = node
                         && let Some(v) = n.as_i64()
                     {

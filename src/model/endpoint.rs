@@ -56,7 +56,13 @@ const SCHEMES: &[(&str, EngineHint)] = &[
 /// Names of variables that hold just a database host.
 pub fn is_host_var(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    const EXACT: &[&str] = &["PGHOST", "DB_HOST", "DATABASE_HOST", "DB_HOSTNAME", "DB_SERVER"];
+    const EXACT: &[&str] = &[
+        "PGHOST",
+        "DB_HOST",
+        "DATABASE_HOST",
+        "DB_HOSTNAME",
+        "DB_SERVER",
+    ];
     const SUFFIX: &[&str] = &[
         "_DB_HOST",
         "_DATABASE_HOST",
@@ -98,7 +104,10 @@ fn starts_with_ci(s: &str, p: &str) -> bool {
 fn parse_url(v: &str) -> Option<Endpoint> {
     let (scheme, rest) = v.split_once("://")?;
     let scheme_l = scheme.to_ascii_lowercase();
-    let engine = SCHEMES.iter().find(|(s, _)| *s == scheme_l).map(|(_, e)| *e)?;
+    let engine = SCHEMES
+        .iter()
+        .find(|(s, _)| *s == scheme_l)
+        .map(|(_, e)| *e)?;
     // Authority ends at the first '/', '?' or '#'.
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
@@ -122,9 +131,18 @@ fn parse_url(v: &str) -> Option<Endpoint> {
         .unwrap_or_default();
     // libpq allows `postgresql:///db?host=/socket` and `?host=x`.
     if let Some((_, h)) = params.iter().find(|(k, _)| k == "host") {
-        hosts = h.split(',').map(strip_port).filter(|h| !h.is_empty()).collect();
+        hosts = h
+            .split(',')
+            .map(strip_port)
+            .filter(|h| !h.is_empty())
+            .collect();
     }
-    let user = user.or_else(|| params.iter().find(|(k, _)| k == "user").map(|(_, v)| v.clone()));
+    let user = user.or_else(|| {
+        params
+            .iter()
+            .find(|(k, _)| k == "user")
+            .map(|(_, v)| v.clone())
+    });
     Some(Endpoint {
         hosts,
         engine,
@@ -214,13 +232,30 @@ fn parse_keyvalue(v: &str) -> Option<Endpoint> {
         }
         params.push((key, value));
     }
-    let known = ["host", "hostaddr", "dbname", "user", "port", "password", "sslmode"];
-    let host = params.iter().find(|(k, _)| k == "host" || k == "hostaddr")?;
-    if params.iter().filter(|(k, _)| known.contains(&k.as_str())).count() < 2 {
+    let known = [
+        "host", "hostaddr", "dbname", "user", "port", "password", "sslmode",
+    ];
+    let host = params
+        .iter()
+        .find(|(k, _)| k == "host" || k == "hostaddr")?;
+    if params
+        .iter()
+        .filter(|(k, _)| known.contains(&k.as_str()))
+        .count()
+        < 2
+    {
         return None;
     }
-    let hosts = host.1.split(',').map(strip_port).filter(|h| !h.is_empty()).collect();
-    let user = params.iter().find(|(k, _)| k == "user").map(|(_, v)| v.clone());
+    let hosts = host
+        .1
+        .split(',')
+        .map(strip_port)
+        .filter(|h| !h.is_empty())
+        .collect();
+    let user = params
+        .iter()
+        .find(|(k, _)| k == "user")
+        .map(|(_, v)| v.clone());
     Some(Endpoint {
         hosts,
         engine: EngineHint::Postgres,
@@ -236,10 +271,16 @@ fn parse_adonet(v: &str) -> Option<Endpoint> {
         let Some((k, val)) = part.split_once('=') else {
             continue;
         };
-        params.push((k.trim().to_ascii_lowercase(), val.trim().trim_matches(['"', '\'']).to_string()));
+        params.push((
+            k.trim().to_ascii_lowercase(),
+            val.trim().trim_matches(['"', '\'']).to_string(),
+        ));
     }
     let host = params.iter().find(|(k, _)| {
-        matches!(k.as_str(), "host" | "server" | "data source" | "datasource" | "address" | "addr")
+        matches!(
+            k.as_str(),
+            "host" | "server" | "data source" | "datasource" | "address" | "addr"
+        )
     })?;
     let raw = host.1.trim_start_matches("tcp:");
     // SQL Server style `host,port`; Npgsql allows `h1,h2` for multiple hosts.
@@ -256,7 +297,12 @@ fn parse_adonet(v: &str) -> Option<Endpoint> {
     };
     let user = params
         .iter()
-        .find(|(k, _)| matches!(k.as_str(), "username" | "user id" | "userid" | "user" | "uid"))
+        .find(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "username" | "user id" | "userid" | "user" | "uid"
+            )
+        })
         .map(|(_, v)| v.clone());
     Some(Endpoint {
         hosts,
@@ -322,12 +368,17 @@ mod tests {
 
     #[test]
     fn keyvalue_and_adonet_strings() {
-        let e = parse("host=orders-db port=5432 dbname=orders password='a b' pool_max_conns=8").unwrap();
+        let e = parse("host=orders-db port=5432 dbname=orders password='a b' pool_max_conns=8")
+            .unwrap();
         assert_eq!(e.hosts, vec!["orders-db"]);
         assert!(e.params.contains(&("pool_max_conns".into(), "8".into())));
-        let e = parse("Host=pg.ns;Port=5432;Database=x;Username=u;Password=p;Maximum Pool Size=50").unwrap();
+        let e = parse("Host=pg.ns;Port=5432;Database=x;Username=u;Password=p;Maximum Pool Size=50")
+            .unwrap();
         assert_eq!(e.hosts, vec!["pg.ns"]);
-        assert!(e.params.contains(&("maximum pool size".into(), "50".into())));
+        assert!(
+            e.params
+                .contains(&("maximum pool size".into(), "50".into()))
+        );
         assert!(parse("a=b").is_none());
     }
 

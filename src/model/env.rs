@@ -120,7 +120,11 @@ pub fn resolve(
     generated: &[operators::GeneratedSecret],
 ) -> Env {
     let mut env = Env::default();
-    for src in container.get("envFrom").and_then(Node::as_seq).unwrap_or(&[]) {
+    for src in container
+        .get("envFrom")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+    {
         let prefix = src.get("prefix").and_then(Node::as_str).unwrap_or("");
         let (r, secret) = match (src.get("configMapRef"), src.get("secretRef")) {
             (Some(r), _) => (r, false),

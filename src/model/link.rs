@@ -82,7 +82,11 @@ pub fn link(
                 .unwrap_or_default()
         })
         .unwrap_or_default();
-    let servers: Vec<usize> = model.databases.iter().filter_map(|d| d.server_workload).collect();
+    let servers: Vec<usize> = model
+        .databases
+        .iter()
+        .filter_map(|d| d.server_workload)
+        .collect();
     for w in workloads {
         if servers.contains(&w.index) {
             continue;
@@ -105,7 +109,11 @@ fn link_workload(
     let o = w.object;
     let ns = o.namespace;
     let wid = model.workloads[w.index].id.clone();
-    let overrides: Vec<_> = config.workloads.iter().filter(|c| c.id.is_match(&wid)).collect();
+    let overrides: Vec<_> = config
+        .workloads
+        .iter()
+        .filter(|c| c.id.is_match(&wid))
+        .collect();
     let ann_int = |key: &str, min: i64, diags: &mut Vec<Diagnostic>| -> Option<Fact> {
         let n = w.annotation(key)?;
         match n.as_i64() {
@@ -130,7 +138,10 @@ fn link_workload(
     let ann_conn = ann_int(ANN_CONN_POD, 0, &mut model.diagnostics);
     let cfg_pool = overrides.iter().rev().find_map(|c| c.pool_max.clone());
     let cfg_procs = overrides.iter().rev().find_map(|c| c.processes.clone());
-    let cfg_conn = overrides.iter().rev().find_map(|c| c.connections_per_pod.clone());
+    let cfg_conn = overrides
+        .iter()
+        .rev()
+        .find_map(|c| c.connections_per_pod.clone());
     let declared_db: Option<(String, Span)> = w
         .annotation(ANN_DATABASE)
         .and_then(|n| n.as_str().map(|s| (s.trim().to_string(), n.span)))
@@ -210,7 +221,12 @@ fn link_workload(
         let (pool_max, processes, stack, unknown) = match (&pool, &ann_pool, &cfg_pool) {
             (_, Some(a), _) => (Some(a.clone()), None, "annotation", None),
             (_, None, Some(c)) => (Some(c.clone()), None, "config", None),
-            (Some(p), None, None) => (p.pool_max.clone(), Some(p.processes.clone()), p.stack, p.unknown.clone()),
+            (Some(p), None, None) => (
+                p.pool_max.clone(),
+                Some(p.processes.clone()),
+                p.stack,
+                p.unknown.clone(),
+            ),
             (None, None, None) => (None, None, "unknown", None),
         };
         let processes = ann_procs
@@ -316,11 +332,19 @@ fn report_unknown_pool(
 /// (`restartPolicy: Always` init containers) run beside the app and count as main.
 fn containers_of(pod_spec: &Node) -> Vec<(&Node, bool)> {
     let mut out = Vec::new();
-    for c in pod_spec.get("initContainers").and_then(Node::as_seq).unwrap_or(&[]) {
+    for c in pod_spec
+        .get("initContainers")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+    {
         let sidecar = c.get("restartPolicy").and_then(Node::as_str) == Some("Always");
         out.push((c, !sidecar));
     }
-    for c in pod_spec.get("containers").and_then(Node::as_seq).unwrap_or(&[]) {
+    for c in pod_spec
+        .get("containers")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+    {
         out.push((c, false));
     }
     out
@@ -353,7 +377,10 @@ fn endpoints_in_env(env: &Env, cname: &str, wid: &str, diags: &mut Vec<Diagnosti
                         span: v.span,
                         what: format!("`{}`", v.name),
                     });
-                } else if endpoint::is_host_var(&v.name) && !value.trim().is_empty() && !value.contains("$(") {
+                } else if endpoint::is_host_var(&v.name)
+                    && !value.trim().is_empty()
+                    && !value.contains("$(")
+                {
                     out.push(Found {
                         endpoint: Endpoint {
                             hosts: vec![value.trim().to_ascii_lowercase()],
@@ -402,26 +429,46 @@ fn resolve(ep: &Endpoint, ns: &str, idx: &Index, config: &Config, model: &Model)
     Target::Unresolved(first.clone())
 }
 
-fn resolve_host(host: &str, ns: &str, idx: &Index, config: &Config, model: &Model, depth: usize) -> Option<usize> {
+fn resolve_host(
+    host: &str,
+    ns: &str,
+    idx: &Index,
+    config: &Config,
+    model: &Model,
+    depth: usize,
+) -> Option<usize> {
     // Declared host globs first: they are the user's word.
     for d in &config.databases {
         if d.hosts.iter().any(|g| g.is_match(host)) {
-            return model.databases.iter().position(|m| m.id == d.name && m.source == DatabaseSource::Declared);
+            return model
+                .databases
+                .iter()
+                .position(|m| m.id == d.name && m.source == DatabaseSource::Declared);
         }
     }
     for cand in endpoint::service_candidates(host, ns) {
-        if let Some(d) = model
-            .databases
-            .iter()
-            .position(|d| d.services.iter().any(|(sns, sn)| *sns == cand.namespace && *sn == cand.name))
-        {
+        if let Some(d) = model.databases.iter().position(|d| {
+            d.services
+                .iter()
+                .any(|(sns, sn)| *sns == cand.namespace && *sn == cand.name)
+        }) {
             return Some(d);
         }
         // An ExternalName Service forwards to another host.
         if depth < 4
             && let Some(svc) = service(idx, &cand.namespace, &cand.name)
-            && let Some(ext) = svc.node.path(&["spec", "externalName"]).and_then(Node::as_str)
-            && let Some(d) = resolve_host(&ext.to_ascii_lowercase(), &cand.namespace, idx, config, model, depth + 1)
+            && let Some(ext) = svc
+                .node
+                .path(&["spec", "externalName"])
+                .and_then(Node::as_str)
+            && let Some(d) = resolve_host(
+                &ext.to_ascii_lowercase(),
+                &cand.namespace,
+                idx,
+                config,
+                model,
+                depth + 1,
+            )
         {
             return Some(d);
         }
@@ -430,7 +477,7 @@ fn resolve_host(host: &str, ns: &str, idx: &Index, config: &Config, model: &Mode
 }
 
 fn service<'a>(idx: &'a Index, ns: &str, name: &str) -> Option<&'a Object<'a>> {
-    idx.objects
-        .iter()
-        .find(|o| o.kind == "Service" && o.group().is_empty() && o.namespace == ns && o.name == name)
+    idx.objects.iter().find(|o| {
+        o.kind == "Service" && o.group().is_empty() && o.namespace == ns && o.name == name
+    })
 }

@@ -33,8 +33,15 @@ pub fn mounted(
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<ConfigFile> {
     let mut out = Vec::new();
-    let volumes = pod_spec.get("volumes").and_then(Node::as_seq).unwrap_or(&[]);
-    for vm in container.get("volumeMounts").and_then(Node::as_seq).unwrap_or(&[]) {
+    let volumes = pod_spec
+        .get("volumes")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[]);
+    for vm in container
+        .get("volumeMounts")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+    {
         let Some(vname) = vm.get("name").and_then(Node::as_str) else {
             continue;
         };
@@ -53,7 +60,11 @@ pub fn mounted(
         if let Some(s) = vol.get("secret") {
             sources.push((s, true));
         }
-        for p in vol.path(&["projected", "sources"]).and_then(Node::as_seq).unwrap_or(&[]) {
+        for p in vol
+            .path(&["projected", "sources"])
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
             if let Some(cm) = p.get("configMap") {
                 sources.push((cm, false));
             }
@@ -83,10 +94,19 @@ pub fn mounted(
                 let Some(format) = Format::from_path(&name) else {
                     continue;
                 };
-                let Some(value) = data.get(&key) else { continue };
+                let Some(value) = data.get(&key) else {
+                    continue;
+                };
                 let Some(text) = &value.text else { continue };
-                let Some(docs) = parse_embedded(text, value.literal.as_ref(), value.span, format, db, diags, &name)
-                else {
+                let Some(docs) = parse_embedded(
+                    text,
+                    value.literal.as_ref(),
+                    value.span,
+                    format,
+                    db,
+                    diags,
+                    &name,
+                ) else {
                     continue;
                 };
                 out.push(ConfigFile {
@@ -109,7 +129,11 @@ fn projected_keys(src: &Node, data: &Data) -> Vec<(String, String)> {
             .iter()
             .filter_map(|i| {
                 let key = i.get("key")?.as_str()?.to_string();
-                let path = i.get("path").and_then(Node::as_str).unwrap_or(&key).to_string();
+                let path = i
+                    .get("path")
+                    .and_then(Node::as_str)
+                    .unwrap_or(&key)
+                    .to_string();
                 Some((key, path))
             })
             .collect(),
@@ -145,7 +169,10 @@ pub fn parse_embedded(
                 "duplicate-key",
                 Severity::Warning,
                 fix(d.span),
-                format!("key `{}` is repeated in mounted `{name}`; the later value silently wins", d.key),
+                format!(
+                    "key `{}` is repeated in mounted `{name}`; the later value silently wins",
+                    d.key
+                ),
             )
             .with_label("this value wins")
             .related(fix(d.first), "first written here"),
@@ -207,7 +234,9 @@ impl LineMap {
         let mut inner_pos = 0usize;
         for line in inner.split_inclusive('\n') {
             let content = line.trim_end_matches(['\n', '\r']);
-            let outer_line_end = outer_text[outer_pos..].find('\n').map_or(outer_text.len(), |i| outer_pos + i);
+            let outer_line_end = outer_text[outer_pos..]
+                .find('\n')
+                .map_or(outer_text.len(), |i| outer_pos + i);
             let outer_line = outer_text[outer_pos..outer_line_end].trim_end_matches('\r');
             if content.is_empty() {
                 if !outer_line.trim().is_empty() {
@@ -268,7 +297,9 @@ pub fn attached(
                     "unresolved-pool-size",
                     Severity::Warning,
                     *span,
-                    format!("config `{p}` attached to {workload} was not found among the scanned files"),
+                    format!(
+                        "config `{p}` attached to {workload} was not found among the scanned files"
+                    ),
                 )
                 .with_label("no such file")
                 .workload(workload),

@@ -35,7 +35,10 @@ impl Object<'_> {
 
     /// The API group (`apps`, `postgresql.cnpg.io`, empty for core).
     pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
+        self.api_version
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("")
     }
 }
 
@@ -65,7 +68,11 @@ pub struct Data {
 impl Data {
     /// The value of `key` (the last one when repeated).
     pub fn get(&self, key: &str) -> Option<&DataValue> {
-        self.entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 }
 
@@ -85,7 +92,11 @@ pub struct Index<'a> {
 impl Index<'_> {
     /// The ConfigMap (or Secret, when `secret`) `name` in `ns`.
     pub fn data(&self, ns: &str, name: &str, secret: bool) -> Option<&Data> {
-        let table = if secret { &self.secrets } else { &self.config_maps };
+        let table = if secret {
+            &self.secrets
+        } else {
+            &self.config_maps
+        };
         table.get(ns)?.get(name)
     }
 }
@@ -102,11 +113,17 @@ pub fn index(files: &[LoadedFile]) -> Index<'_> {
         match (o.group(), o.kind) {
             ("", "ConfigMap") => {
                 let data = read_data(o, false, &mut idx.secret_spans);
-                idx.config_maps.entry(o.namespace).or_default().insert(o.name, data);
+                idx.config_maps
+                    .entry(o.namespace)
+                    .or_default()
+                    .insert(o.name, data);
             }
             ("", "Secret") => {
                 let data = read_data(o, true, &mut idx.secret_spans);
-                idx.secrets.entry(o.namespace).or_default().insert(o.name, data);
+                idx.secrets
+                    .entry(o.namespace)
+                    .or_default()
+                    .insert(o.name, data);
             }
             _ => {}
         }

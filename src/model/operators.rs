@@ -50,13 +50,15 @@ fn cnpg_cluster(o: &Object, model: &mut Model, ops: &mut Operators) {
     let params = spec.and_then(|s| s.path(&["postgresql", "parameters"]));
     let max_connections = param(params, "max_connections")
         .unwrap_or_else(|| Fact::default(100, "PostgreSQL max_connections default"));
-    let superuser_reserved = param(params, "superuser_reserved_connections").unwrap_or_else(|| {
-        Fact::default(3, "PostgreSQL superuser_reserved_connections default")
-    });
+    let superuser_reserved = param(params, "superuser_reserved_connections")
+        .unwrap_or_else(|| Fact::default(3, "PostgreSQL superuser_reserved_connections default"));
     let reserved_connections = param(params, "reserved_connections");
     let ns = o.namespace.to_string();
     let name = o.name;
-    let instances = spec.and_then(|s| s.get("instances")).and_then(Node::as_i64).unwrap_or(1);
+    let instances = spec
+        .and_then(|s| s.get("instances"))
+        .and_then(Node::as_i64)
+        .unwrap_or(1);
     let base = Database {
         id: format!("{ns}/{name}"),
         engine: Engine::Postgres,
@@ -123,15 +125,25 @@ fn cnpg_secret_data(cluster: &str, ns: &str, db: &str, user: &str, span: Span) -
         ("host", Some(host.clone())),
         ("port", Some("5432".to_string())),
         ("dbname", Some(db.to_string())),
-        ("uri", Some(format!("postgresql://{user}:****@{host}.{ns}:5432/{db}"))),
+        (
+            "uri",
+            Some(format!("postgresql://{user}:****@{host}.{ns}:5432/{db}")),
+        ),
         (
             "jdbc-uri",
-            Some(format!("jdbc:postgresql://{host}.{ns}:5432/{db}?password=****&user={user}")),
+            Some(format!(
+                "jdbc:postgresql://{host}.{ns}:5432/{db}?password=****&user={user}"
+            )),
         ),
-        ("fqdn-uri", Some(format!("postgresql://{user}:****@{fqdn}:5432/{db}"))),
+        (
+            "fqdn-uri",
+            Some(format!("postgresql://{user}:****@{fqdn}:5432/{db}")),
+        ),
         (
             "fqdn-jdbc-uri",
-            Some(format!("jdbc:postgresql://{fqdn}:5432/{db}?password=****&user={user}")),
+            Some(format!(
+                "jdbc:postgresql://{fqdn}:5432/{db}?password=****&user={user}"
+            )),
         ),
         ("pgpass", None),
     ];

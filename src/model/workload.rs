@@ -80,12 +80,7 @@ pub fn collect<'a>(idx: &'a Index<'a>, config: &Config, model: &mut Model) -> Ve
     out
 }
 
-fn workload(
-    o: &Object,
-    spec: Option<&Node>,
-    idx: &Index,
-    config: &Config,
-) -> Workload {
+fn workload(o: &Object, spec: Option<&Node>, idx: &Index, config: &Config) -> Workload {
     let int_at = |n: Option<&Node>| n.and_then(|n| n.as_i64().map(|v| Fact::at(v, n.span)));
     let replicas = match o.kind {
         "Job" => int_at(spec.and_then(|s| s.get("parallelism")))
@@ -171,7 +166,10 @@ fn strategy(o: &Object, spec: Option<&Node>) -> Strategy {
                     .and_then(|n| n.as_i64().map(|v| Fact::at(v, n.span)));
                 return Strategy::BlueGreen {
                     preview,
-                    span: st.and_then(|s| s.get_entry("blueGreen")).map(|(k, _)| k.span).unwrap_or(bg.span),
+                    span: st
+                        .and_then(|s| s.get_entry("blueGreen"))
+                        .map(|(k, _)| k.span)
+                        .unwrap_or(bg.span),
                 };
             }
             let canary = st.and_then(|s| s.get("canary"));
@@ -218,7 +216,9 @@ fn autoscaler(o: &Object, idx: &Index) -> Option<Autoscaler> {
             continue;
         }
         let (kind, default_kind, max_key) = match (a.kind, a.group()) {
-            ("HorizontalPodAutoscaler", "autoscaling") => ("HorizontalPodAutoscaler", None, "maxReplicas"),
+            ("HorizontalPodAutoscaler", "autoscaling") => {
+                ("HorizontalPodAutoscaler", None, "maxReplicas")
+            }
             ("ScaledObject", "keda.sh") => ("ScaledObject", Some("Deployment"), "maxReplicaCount"),
             _ => continue,
         };
@@ -240,7 +240,10 @@ fn autoscaler(o: &Object, idx: &Index) -> Option<Autoscaler> {
         };
         // Two autoscalers on one workload fight each other; the larger maximum is the
         // worst case.
-        if found.as_ref().is_some_and(|prev| prev.max.value >= max.value) {
+        if found
+            .as_ref()
+            .is_some_and(|prev| prev.max.value >= max.value)
+        {
             continue;
         }
         found = Some(Autoscaler {

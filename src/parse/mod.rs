@@ -273,7 +273,8 @@ impl Node {
 impl Scalar {
     /// Whether this is a null (`~`, `null`, empty plain scalar).
     pub fn is_null(&self) -> bool {
-        self.style == Style::Plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+        self.style == Style::Plain
+            && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
     }
 
     /// Integer value; see [`Node::as_i64`]. YAML 1.1 octal applies to plain scalars only:

@@ -39,7 +39,9 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         }
         let m = ctx.model;
         let db = &m.databases[b.database];
-        let Some(ci) = chain::largest_steady(b) else { continue };
+        let Some(ci) = chain::largest_steady(b) else {
+            continue;
+        };
         let (span, label) = chain::fix_site(m, b, ci);
         let over = b.steady.bounded - b.capacity;
         let at_least = if b.steady.complete { "" } else { "at least " };
@@ -47,7 +49,8 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             "{} needs {at_least}{} connections in steady state, {over} over its capacity of {}",
             db.id, b.steady.bounded, b.capacity
         );
-        let mut d = chain::finding(RULE.id, RULE.severity, span, msg, m, b, Some(ci)).with_label(label);
+        let mut d =
+            chain::finding(RULE.id, RULE.severity, span, msg, m, b, Some(ci)).with_label(label);
         d = chain::with_chain(d, m, b, ci, span);
         d = d.note(chain::capacity_line(m, b));
         for i in 0..b.clients.len() {

@@ -45,9 +45,15 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         if !high_s1 && !high_s2 {
             continue;
         }
-        let Some(ci) = chain::tipping_rollout(b) else { continue };
+        let Some(ci) = chain::tipping_rollout(b) else {
+            continue;
+        };
         let (span, label) = chain::fix_site(m, b, ci);
-        let pct = if b.capacity > 0 { b.rollout.bounded * 100 / b.capacity } else { 100 };
+        let pct = if b.capacity > 0 {
+            b.rollout.bounded * 100 / b.capacity
+        } else {
+            100
+        };
         let msg = if high_s1 {
             format!(
                 "a rollout takes {} to {} connections, {pct}% of its capacity of {} (warning above {:.0}%)",
@@ -65,7 +71,8 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 b.capacity
             )
         };
-        let mut d = chain::finding(RULE.id, RULE.severity, span, msg, m, b, Some(ci)).with_label(label);
+        let mut d =
+            chain::finding(RULE.id, RULE.severity, span, msg, m, b, Some(ci)).with_label(label);
         d = chain::with_chain(d, m, b, ci, span);
         d = d.note(format!(
             "steady {}, one rollout {}, all rollouts {}",

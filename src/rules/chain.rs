@@ -35,11 +35,21 @@ pub fn fix_site(model: &Model, b: &Budget, ci: usize) -> (Span, String) {
     for k in &c.containers {
         if let Some(p) = &k.pool_max {
             match p.span() {
-                Some(s) => return (s, format!("pool size {} in container `{}`", p.value, k.container)),
+                Some(s) => {
+                    return (
+                        s,
+                        format!("pool size {} in container `{}`", p.value, k.container),
+                    );
+                }
                 None => {
                     return (
                         k.endpoint,
-                        format!("pool size {} by default ({}); this links `{}` to the database", p.value, default_of(p), k.container),
+                        format!(
+                            "pool size {} by default ({}); this links `{}` to the database",
+                            p.value,
+                            default_of(p),
+                            k.container
+                        ),
                     );
                 }
             }
@@ -56,7 +66,13 @@ fn default_of(f: &Fact) -> &'static str {
 }
 
 /// Adds the client's and database's operands to a finding.
-pub fn with_chain(mut d: Diagnostic, model: &Model, b: &Budget, ci: usize, primary: Span) -> Diagnostic {
+pub fn with_chain(
+    mut d: Diagnostic,
+    model: &Model,
+    b: &Budget,
+    ci: usize,
+    primary: Span,
+) -> Diagnostic {
     let n = &b.clients[ci];
     let c = &model.clients[n.client];
     let w = &model.workloads[c.workload];
@@ -70,7 +86,11 @@ pub fn with_chain(mut d: Diagnostic, model: &Model, b: &Budget, ci: usize, prima
         Strategy::Rolling { surge } => {
             let pods = capacity::surge_pods(r, surge);
             let what = if surge.percent {
-                format!("maxSurge {}% of {r} → {pods} extra {} (rounded up)", surge.value.value, pods_word(pods))
+                format!(
+                    "maxSurge {}% of {r} → {pods} extra {} (rounded up)",
+                    surge.value.value,
+                    pods_word(pods)
+                )
             } else {
                 format!("maxSurge → {pods} extra {}", pods_word(pods))
             };
@@ -87,10 +107,18 @@ pub fn with_chain(mut d: Diagnostic, model: &Model, b: &Budget, ci: usize, prima
         }
         Strategy::BlueGreen { preview, span } => {
             let p = preview.as_ref().map_or(r, |f| f.value);
-            d = d.related(*span, format!("blue-green: {p} preview pods beside {r} active"));
+            d = d.related(
+                *span,
+                format!("blue-green: {p} preview pods beside {r} active"),
+            );
         }
         Strategy::FullCanary { span } => {
-            d = d.related(*span, format!("canary with traffic routing keeps {r} stable pods beside up to {r} canary pods"));
+            d = d.related(
+                *span,
+                format!(
+                    "canary with traffic routing keeps {r} stable pods beside up to {r} canary pods"
+                ),
+            );
         }
     }
     // Pool per container.
@@ -112,7 +140,11 @@ pub fn with_chain(mut d: Diagnostic, model: &Model, b: &Budget, ci: usize, prima
     }
     // The database.
     let db = &model.databases[b.database];
-    d = operand(d, &format!("max_connections of {}", db.id), &db.max_connections);
+    d = operand(
+        d,
+        &format!("max_connections of {}", db.id),
+        &db.max_connections,
+    );
     d = operand(d, "superuser_reserved_connections", &db.superuser_reserved);
     if let Some(rc) = &db.reserved_connections {
         d = operand(d, "reserved_connections", rc);
@@ -156,7 +188,12 @@ pub fn capacity_line(model: &Model, b: &Budget) -> String {
 pub fn tipping_rollout(b: &Budget) -> Option<usize> {
     (0..b.clients.len())
         .filter(|&i| b.clients[i].peak().is_some())
-        .max_by_key(|&i| (b.clients[i].peak().unwrap_or(0) - b.clients[i].steady().unwrap_or(0), b.clients[i].steady()))
+        .max_by_key(|&i| {
+            (
+                b.clients[i].peak().unwrap_or(0) - b.clients[i].steady().unwrap_or(0),
+                b.clients[i].steady(),
+            )
+        })
 }
 
 /// The client with the largest steady share.
@@ -167,13 +204,22 @@ pub fn largest_steady(b: &Budget) -> Option<usize> {
 }
 
 /// Adds the computed fix (pool size or surge) to a finding.
-pub fn with_fix(mut d: Diagnostic, model: &Model, b: &Budget, ci: usize, scenario: crate::config::Scenario) -> Diagnostic {
+pub fn with_fix(
+    mut d: Diagnostic,
+    model: &Model,
+    b: &Budget,
+    ci: usize,
+    scenario: crate::config::Scenario,
+) -> Diagnostic {
     let w = &model.workloads[model.clients[b.clients[ci].client].workload];
     let pool = capacity::suggest_pool(model, b, ci, scenario);
     let surge = capacity::suggest_surge(model, b, ci, scenario);
     let mut help = Vec::new();
     if let Some(p) = pool {
-        help.push(format!("set the pool size of {} to {p} or less (the largest that fits)", w.name));
+        help.push(format!(
+            "set the pool size of {} to {p} or less (the largest that fits)",
+            w.name
+        ));
         d.suggestion = Some(Suggestion::PoolMax(p));
     }
     if let Some(s) = surge {
@@ -183,16 +229,32 @@ pub fn with_fix(mut d: Diagnostic, model: &Model, b: &Budget, ci: usize, scenari
         }
     }
     if help.is_empty() {
-        help.push(format!("no pool size for {} fits: lower other clients, add a pooler, or raise max_connections", w.name));
+        help.push(format!(
+            "no pool size for {} fits: lower other clients, add a pooler, or raise max_connections",
+            w.name
+        ));
     }
     d.help(help.join("; or "))
 }
 
 /// A finding about a database with the usual fields set.
-pub fn finding(rule: &str, sev: Severity, span: Span, message: String, model: &Model, b: &Budget, ci: Option<usize>) -> Diagnostic {
-    let mut d = Diagnostic::new(rule, sev, span, message).database(model.databases[b.database].id.clone());
+pub fn finding(
+    rule: &str,
+    sev: Severity,
+    span: Span,
+    message: String,
+    model: &Model,
+    b: &Budget,
+    ci: Option<usize>,
+) -> Diagnostic {
+    let mut d =
+        Diagnostic::new(rule, sev, span, message).database(model.databases[b.database].id.clone());
     if let Some(ci) = ci {
-        d = d.workload(model.workloads[model.clients[b.clients[ci].client].workload].id.clone());
+        d = d.workload(
+            model.workloads[model.clients[b.clients[ci].client].workload]
+                .id
+                .clone(),
+        );
     }
     d
 }

@@ -96,7 +96,12 @@ mod tests {
     #[test]
     fn every_rule_has_the_four_doc_sections_and_a_unique_id() {
         for r in RULES {
-            for h in ["## What it checks", "## Why it matters", "## Example that fails", "## How to fix"] {
+            for h in [
+                "## What it checks",
+                "## Why it matters",
+                "## Example that fails",
+                "## How to fix",
+            ] {
                 assert!(r.docs.contains(h), "{} lacks `{h}`", r.id);
             }
             assert_eq!(RULES.iter().filter(|x| x.id == r.id).count(), 1);

@@ -50,13 +50,19 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 "one pod of {} may open {conn} connections to {}, {}% of its capacity of {}",
                 w.id,
                 db.id,
-                if b.capacity > 0 { conn * 100 / b.capacity } else { 100 },
+                if b.capacity > 0 {
+                    conn * 100 / b.capacity
+                } else {
+                    100
+                },
                 b.capacity
             );
             let mut d = chain::finding(RULE.id, sev, span, msg, m, b, Some(ci)).with_label(label);
             d = chain::with_chain(d, m, b, ci, span);
             d = d.note(chain::capacity_line(m, b));
-            d = d.help("set an explicit pool size well below the database's capacity, or add a pooler");
+            d = d.help(
+                "set an explicit pool size well below the database's capacity, or add a pooler",
+            );
             out.push(d);
         }
     }

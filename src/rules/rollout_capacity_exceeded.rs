@@ -47,7 +47,9 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         }
         let m = ctx.model;
         let db = &m.databases[b.database];
-        let Some(ci) = chain::tipping_rollout(b) else { continue };
+        let Some(ci) = chain::tipping_rollout(b) else {
+            continue;
+        };
         let w = &m.workloads[m.clients[b.clients[ci].client].workload];
         let (span, label) = chain::fix_site(m, b, ci);
         let over = g.bounded - b.capacity;
@@ -62,7 +64,8 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 w.id, db.id, g.bounded, b.capacity
             ),
         };
-        let mut d = chain::finding(RULE.id, RULE.severity, span, msg, m, b, Some(ci)).with_label(label);
+        let mut d =
+            chain::finding(RULE.id, RULE.severity, span, msg, m, b, Some(ci)).with_label(label);
         d = chain::with_chain(d, m, b, ci, span);
         let n = &b.clients[ci];
         d = d.note(format!(

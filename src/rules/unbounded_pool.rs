@@ -32,14 +32,19 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let m = ctx.model;
     for c in &m.clients {
         let w = &m.workloads[c.workload];
-        let Some((span, why)) = &w.unbounded else { continue };
+        let Some((span, why)) = &w.unbounded else {
+            continue;
+        };
         let db = &m.databases[c.database];
         out.push(
             Diagnostic::new(
                 RULE.id,
                 RULE.severity,
                 *span,
-                format!("{} connects to {} but its pod count has no bound: {why}", w.id, db.id),
+                format!(
+                    "{} connects to {} but its pod count has no bound: {why}",
+                    w.id, db.id
+                ),
             )
             .with_label("unbounded")
             .help("declare `nodes: {count: N}` in poolguard.yaml")

@@ -43,11 +43,17 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
             Some(v) => (Some(Fact::at(v, f.span)), None),
             None => (
                 None,
-                Some((f.span, format!("`{}` is not a number ({})", f.value, f.source))),
+                Some((
+                    f.span,
+                    format!("`{}` is not a number ({})", f.value, f.source),
+                )),
             ),
         },
         None => (
-            Some(Fact::default(DEFAULT_POOL, "HikariCP maximumPoolSize default")),
+            Some(Fact::default(
+                DEFAULT_POOL,
+                "HikariCP maximumPoolSize default",
+            )),
             None,
         ),
     };
@@ -71,8 +77,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
 
 fn is_spring(ctx: &Ctx) -> bool {
     ctx.env.vars.iter().any(|v| {
-        v.name.starts_with("SPRING_")
-            || v.value.as_deref().is_some_and(|s| s.starts_with("jdbc:"))
+        v.name.starts_with("SPRING_") || v.value.as_deref().is_some_and(|s| s.starts_with("jdbc:"))
     }) || ctx
         .args
         .iter()
@@ -98,7 +103,11 @@ fn canon(key: &str) -> String {
 /// current `MAXIMUMPOOLSIZE` form and the legacy `MAXIMUM_POOL_SIZE` form).
 fn env_binds(name: &str, key: &str) -> bool {
     let env = name.to_ascii_lowercase().replace('_', ".");
-    let current: String = key.to_ascii_lowercase().chars().filter(|c| *c != '-').collect();
+    let current: String = key
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
     let legacy = key.to_ascii_lowercase().replace('-', ".");
     env == current || env == legacy
 }
@@ -165,7 +174,11 @@ impl<'a> Props<'a> {
         }
         // 2. SPRING_APPLICATION_JSON.
         if let Some((_, v)) = self.app_json.iter().rev().find(|(k, _)| canon(k) == ck) {
-            let span = self.ctx.env.get("SPRING_APPLICATION_JSON").map(|e| e.span)?;
+            let span = self
+                .ctx
+                .env
+                .get("SPRING_APPLICATION_JSON")
+                .map(|e| e.span)?;
             return Some(self.found(v, span, "SPRING_APPLICATION_JSON".into()));
         }
         // 3. Java system properties.
@@ -251,8 +264,15 @@ fn resolve_placeholders(value: &str, ctx: &Ctx, depth: usize) -> (String, Option
             Some((n, d)) => (n, Some(d)),
             None => (body, None),
         };
-        let env_hit = ctx.env.vars.iter().find(|v| v.name == name || env_binds(&v.name, name));
-        match (env_hit.and_then(|v| v.value.as_deref().map(|s| (s, v.span))), default) {
+        let env_hit = ctx
+            .env
+            .vars
+            .iter()
+            .find(|v| v.name == name || env_binds(&v.name, name));
+        match (
+            env_hit.and_then(|v| v.value.as_deref().map(|s| (s, v.span))),
+            default,
+        ) {
             (Some((v, s)), _) => {
                 out.push_str(v);
                 winner = Some(s);
@@ -303,7 +323,12 @@ fn matching_brace(s: &str, from: usize) -> Option<usize> {
 }
 
 fn flatten_json(text: &str) -> Vec<(String, String)> {
-    let parsed = parse::parse(Format::Json, crate::source::FileId(0), text, &Limits::default());
+    let parsed = parse::parse(
+        Format::Json,
+        crate::source::FileId(0),
+        text,
+        &Limits::default(),
+    );
     parsed
         .docs
         .first()
@@ -373,10 +398,19 @@ mod tests {
 
     #[test]
     fn relaxed_binding_accepts_current_and_legacy_env_names() {
-        assert!(env_binds("SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE", POOL_KEY));
-        assert!(env_binds("SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE", POOL_KEY));
+        assert!(env_binds(
+            "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE",
+            POOL_KEY
+        ));
+        assert!(env_binds(
+            "SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE",
+            POOL_KEY
+        ));
         assert!(!env_binds("SPRING_DATASOURCE_HIKARI_MINIMUMIDLE", POOL_KEY));
-        assert_eq!(canon("spring.datasource.hikari.maximumPoolSize"), canon(POOL_KEY));
+        assert_eq!(
+            canon("spring.datasource.hikari.maximumPoolSize"),
+            canon(POOL_KEY)
+        );
     }
 
     #[test]
