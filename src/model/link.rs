@@ -242,6 +242,7 @@ fn link_workload(
             pool_max: pool_max.clone(),
             processes: processes.clone(),
             endpoint,
+            settings: pool.as_ref().map(|p| p.settings.clone()).unwrap_or_default(),
         };
         if !init && first_main.is_none() {
             first_main = Some((make(cspan), pool.is_some()));

@@ -106,6 +106,8 @@ pub struct ContainerDemand {
     pub processes: Fact,
     /// Where the endpoint that links it is written.
     pub endpoint: Span,
+    /// Other pool settings the stack read (for rules beyond the maximum).
+    pub settings: Vec<crate::stacks::Setting>,
 }
 
 /// A workload's demand on one database.

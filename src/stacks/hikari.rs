@@ -6,7 +6,7 @@
 //! plain, `.properties` before YAML, later YAML documents before earlier ones — with
 //! `${VAR:default}` placeholders resolved from the container environment.
 
-use super::{ConfigEndpoint, Ctx, Pool, Stack};
+use super::{ConfigEndpoint, Ctx, Pool, Setting, SettingKind, Stack};
 use crate::model::mounts::ConfigFile;
 use crate::parse::{self, Format, Limits, Node};
 use crate::report::Fact;
@@ -57,6 +57,21 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
             None,
         ),
     };
+    let mut settings = Vec::new();
+    for (key, kind) in [
+        ("spring.datasource.hikari.minimum-idle", SettingKind::MinIdle),
+        ("spring.datasource.hikari.connection-timeout", SettingKind::AcquireTimeoutMs),
+    ] {
+        if let Some(f) = props.get(key)
+            && let Some(v) = parse::parse_int(f.value.trim())
+        {
+            settings.push(Setting {
+                kind,
+                value: Fact::at(v, f.span),
+                what: key.to_string(),
+            });
+        }
+    }
     let endpoints = props
         .get(URL_KEY)
         .map(|f| ConfigEndpoint {
@@ -72,6 +87,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
         processes: Fact::default(1, "one JVM per container"),
         endpoints,
         unknown,
+        settings,
     })
 }
 

@@ -40,6 +40,32 @@ pub struct ConfigEndpoint {
     pub key: String,
 }
 
+/// What a pool setting means, for rules that check more than the maximum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingKind {
+    /// Minimum / idle connections kept open (`minimum-idle`, `pool_min_conns`, …).
+    MinIdle,
+    /// Acquire timeout in milliseconds; 0 means wait forever.
+    AcquireTimeoutMs,
+    /// Threads (or other concurrency) sharing one process's pool (Puma threads, Sidekiq `-c`).
+    Concurrency,
+    /// The pool maximum fell back to a CPU-count default (pgx, Prisma).
+    CpuDependentDefault,
+    /// The pool has no upper bound (SQLAlchemy `max_overflow: -1`, Go `database/sql`).
+    Unbounded,
+}
+
+/// A pool setting other than the maximum, with where it is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting {
+    /// What it is.
+    pub kind: SettingKind,
+    /// Its value and origin.
+    pub value: Fact,
+    /// Human description (`spring.datasource.hikari.minimum-idle`).
+    pub what: String,
+}
+
 /// A stack's reading of a container.
 #[derive(Clone, Debug)]
 pub struct Pool {
@@ -53,6 +79,8 @@ pub struct Pool {
     pub endpoints: Vec<ConfigEndpoint>,
     /// Why `pool_max` is unknown.
     pub unknown: Option<(Span, String)>,
+    /// Other settings rules look at (minimum idle, acquire timeout, concurrency).
+    pub settings: Vec<Setting>,
 }
 
 /// A supported stack.
