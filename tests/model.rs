@@ -1,0 +1,460 @@
+//! The model through the CLI: env resolution as the kubelet does it, Spring property
+//! precedence, linking forms, replica and surge rules. Each test builds a tiny repo.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const DB: &str = "\
+apiVersion: postgresql.cnpg.io/v1
+kind: Cluster
+metadata: {name: pg, namespace: ns}
+spec:
+  instances: 1
+  postgresql:
+    parameters: {max_connections: \"1000\"}
+";
+
+fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+fn check(dir: &tempfile::TempDir) -> Value {
+    let out = Command::cargo_bin("poolguard")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["check", ".", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code() != Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `(pods_steady, pods_peak, conn_pod)` of a workload's client entry on database `db`.
+fn client(v: &Value, db: &str, workload: &str) -> (i64, i64, Option<i64>) {
+    let d = v["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == db)
+        .unwrap_or_else(|| panic!("{v}"));
+    let c = d["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["workload"] == workload)
+        .unwrap_or_else(|| panic!("no client {workload}: {v}"));
+    (
+        c["pods_steady"].as_i64().unwrap(),
+        c["pods_peak"].as_i64().unwrap(),
+        c["conn_pod"].as_i64(),
+    )
+}
+
+fn rules(v: &Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn deployment(name: &str, extra_spec: &str, container: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: ns}}
+spec:
+{extra_spec}  template:
+    spec:
+      containers:
+        - name: app
+          image: app:1
+{container}"
+    )
+}
+
+#[test]
+fn env_from_order_prefix_and_env_override_follow_the_kubelet() {
+    let cm = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, namespace: ns}
+data:
+  SPRING_DATASOURCE_URL: jdbc:postgresql://pg-rw:5432/x
+  SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE: \"3\"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b, namespace: ns}
+data:
+  SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE: \"4\"
+  HIKARI_MAXIMUMPOOLSIZE: \"99\"
+";
+    // b wins over a (later envFrom); the prefixed key from b does not collide.
+    let w1 = deployment(
+        "later-envfrom-wins",
+        "",
+        "          envFrom:
+            - configMapRef: {name: a}
+            - configMapRef: {name: b}
+            - configMapRef: {name: b}
+              prefix: SPRING_DATASOURCE_X_
+",
+    );
+    // env wins over envFrom, and $(VAR) expands earlier definitions.
+    let w2 = deployment(
+        "env-wins",
+        "",
+        "          envFrom:
+            - configMapRef: {name: a}
+          env:
+            - name: SIZE
+              value: \"6\"
+            - name: SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE
+              value: $(SIZE)
+",
+    );
+    let dir = repo(&[
+        ("db.yaml", DB),
+        ("cm.yaml", cm),
+        ("w1.yaml", &w1),
+        ("w2.yaml", &w2),
+    ]);
+    let v = check(&dir);
+    assert_eq!(
+        client(&v, "ns/pg", "ns/Deployment/later-envfrom-wins").2,
+        Some(4)
+    );
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/env-wins").2, Some(6));
+}
+
+#[test]
+fn spring_sources_follow_spring_boot_precedence() {
+    let cm = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: ns}
+data:
+  application.yml: |
+    spring:
+      datasource:
+        url: jdbc:postgresql://pg-rw.ns.svc.cluster.local/x
+        hikari:
+          maximum-pool-size: 7
+    ---
+    spring:
+      config:
+        activate:
+          on-profile: big
+      datasource:
+        hikari:
+          maximum-pool-size: 30
+  application-prod.properties: |
+    spring.datasource.hikari.maximumPoolSize=${POOL:8}
+";
+    let mount = "          volumeMounts: [{name: c, mountPath: /config}]
+      volumes: [{name: c, configMap: {name: cfg}}]
+";
+    let file_only = deployment("file-only", "", mount);
+    let prod = deployment(
+        "profile-prod",
+        "",
+        &format!("          env: [{{name: SPRING_PROFILES_ACTIVE, value: prod}}]\n{mount}"),
+    );
+    let prod_env = deployment(
+        "profile-prod-placeholder",
+        "",
+        &format!(
+            "          env: [{{name: SPRING_PROFILES_ACTIVE, value: prod}}, {{name: POOL, value: \"9\"}}]\n{mount}"
+        ),
+    );
+    let big = deployment(
+        "profile-document",
+        "",
+        &format!("          args: [\"--spring.profiles.active=big\"]\n{mount}"),
+    );
+    let json = deployment(
+        "application-json-over-env",
+        "",
+        &format!(
+            "          env:
+            - {{name: SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE, value: \"11\"}}
+            - {{name: SPRING_APPLICATION_JSON, value: '{{\"spring\":{{\"datasource\":{{\"hikari\":{{\"maximum-pool-size\":12}}}}}}}}'}}
+{mount}"
+        ),
+    );
+    let args = deployment(
+        "args-over-everything",
+        "",
+        &format!(
+            "          args: [\"--spring.datasource.hikari.maximum-pool-size=13\"]
+          env:
+            - {{name: JAVA_TOOL_OPTIONS, value: \"-Dspring.datasource.hikari.maximum-pool-size=14\"}}
+{mount}"
+        ),
+    );
+    let dir = repo(&[
+        ("db.yaml", DB),
+        ("cm.yaml", cm),
+        ("a.yaml", &file_only),
+        ("b.yaml", &prod),
+        ("c.yaml", &prod_env),
+        ("d.yaml", &big),
+        ("e.yaml", &json),
+        ("f.yaml", &args),
+    ]);
+    let v = check(&dir);
+    let pool = |w: &str| client(&v, "ns/pg", &format!("ns/Deployment/{w}")).2;
+    assert_eq!(pool("file-only"), Some(7));
+    assert_eq!(pool("profile-prod"), Some(8));
+    assert_eq!(pool("profile-prod-placeholder"), Some(9));
+    assert_eq!(pool("profile-document"), Some(30));
+    assert_eq!(pool("application-json-over-env"), Some(12));
+    assert_eq!(pool("args-over-everything"), Some(13));
+}
+
+#[test]
+fn replicas_autoscalers_and_surge() {
+    let spring =
+        "          env: [{name: SPRING_DATASOURCE_URL, value: \"jdbc:postgresql://pg-rw/x\"}]\n";
+    let files = [
+        ("db.yaml", DB.to_string()),
+        ("default.yaml", deployment("no-replicas", "", spring)),
+        ("int.yaml", deployment("int-surge", "  replicas: 4\n  strategy: {rollingUpdate: {maxSurge: 2}}\n", spring)),
+        ("recreate.yaml", deployment("recreate", "  replicas: 4\n  strategy: {type: Recreate}\n", spring)),
+        ("keda.yaml", deployment("keda", "  replicas: 2\n", spring)),
+        (
+            "so.yaml",
+            "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: s, namespace: ns}\nspec:\n  scaleTargetRef: {name: keda}\n".to_string(),
+        ),
+        (
+            "hpa.yaml",
+            "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h, namespace: ns}\nspec:\n  scaleTargetRef: {kind: Deployment, name: int-surge}\n  maxReplicas: 10\n".to_string(),
+        ),
+    ];
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let v = check(&repo(&refs));
+    // replicas default 1, 25% of 1 rounds up to 1.
+    assert_eq!(
+        client(&v, "ns/pg", "ns/Deployment/no-replicas"),
+        (1, 2, Some(10))
+    );
+    // HPA v1 maxReplicas 10 replaces replicas 4; an integer surge is taken as is.
+    assert_eq!(
+        client(&v, "ns/pg", "ns/Deployment/int-surge"),
+        (10, 12, Some(10))
+    );
+    assert_eq!(
+        client(&v, "ns/pg", "ns/Deployment/recreate"),
+        (4, 4, Some(10))
+    );
+    // KEDA maxReplicaCount defaults to 100; 25% of 100 = 25.
+    assert_eq!(
+        client(&v, "ns/pg", "ns/Deployment/keda"),
+        (100, 125, Some(10))
+    );
+}
+
+#[test]
+fn rollouts_jobs_and_statefulsets() {
+    let env =
+        "          env: [{name: SPRING_DATASOURCE_URL, value: \"jdbc:postgresql://pg-rw/x\"}]\n";
+    let pod = |kind: &str, name: &str, spec: &str, api: &str| {
+        format!(
+            "apiVersion: {api}\nkind: {kind}\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n{spec}  template:\n    spec:\n      containers:\n        - name: app\n          image: app:1\n{env}"
+        )
+    };
+    let files = [
+        ("db.yaml", DB.to_string()),
+        (
+            "bg.yaml",
+            pod(
+                "Rollout",
+                "bg",
+                "  replicas: 3\n  strategy:\n    blueGreen: {activeService: a}\n",
+                "argoproj.io/v1alpha1",
+            ),
+        ),
+        (
+            "bgp.yaml",
+            pod(
+                "Rollout",
+                "bg-preview",
+                "  replicas: 3\n  strategy:\n    blueGreen: {previewReplicaCount: 1}\n",
+                "argoproj.io/v1alpha1",
+            ),
+        ),
+        (
+            "canary.yaml",
+            pod(
+                "Rollout",
+                "canary-tr",
+                "  replicas: 4\n  strategy:\n    canary:\n      trafficRouting: {nginx: {stableIngress: x}}\n",
+                "argoproj.io/v1alpha1",
+            ),
+        ),
+        (
+            "canary2.yaml",
+            pod(
+                "Rollout",
+                "canary-plain",
+                "  replicas: 4\n  strategy:\n    canary: {maxSurge: \"50%\"}\n",
+                "argoproj.io/v1alpha1",
+            ),
+        ),
+        (
+            "sts.yaml",
+            pod("StatefulSet", "sts", "  replicas: 3\n", "apps/v1"),
+        ),
+        (
+            "job.yaml",
+            pod("Job", "job", "  parallelism: 5\n", "batch/v1"),
+        ),
+    ];
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let v = check(&repo(&refs));
+    let c = |w: &str| client(&v, "ns/pg", w);
+    assert_eq!(c("ns/Rollout/bg"), (3, 6, Some(10)));
+    assert_eq!(c("ns/Rollout/bg-preview"), (3, 4, Some(10)));
+    assert_eq!(c("ns/Rollout/canary-tr"), (4, 8, Some(10)));
+    assert_eq!(c("ns/Rollout/canary-plain"), (4, 6, Some(10)));
+    assert_eq!(c("ns/StatefulSet/sts"), (3, 3, Some(10)));
+    assert_eq!(c("ns/Job/job"), (5, 5, Some(10)));
+}
+
+#[test]
+fn host_forms_link_and_unknown_hosts_are_findings() {
+    let url = |name: &str, u: &str| {
+        deployment(
+            name,
+            "",
+            &format!("          env: [{{name: DATABASE_URL, value: \"{u}\"}}]\n          \n"),
+        )
+    };
+    let ann = |name: &str, u: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: other}}\nspec:\n  template:\n    metadata:\n      annotations: {{poolguard.dev/pool-max: \"2\"}}\n    spec:\n      containers:\n        - name: app\n          image: app:1\n          env: [{{name: DATABASE_URL, value: \"{u}\"}}]\n"
+        )
+    };
+    let files = [
+        ("db.yaml", DB.to_string()),
+        ("a.yaml", ann("short-ns", "postgres://u:p@pg-rw.ns/x")),
+        ("b.yaml", ann("svc", "postgres://u:p@pg-rw.ns.svc:5432/x")),
+        (
+            "c.yaml",
+            ann("fqdn", "postgresql://pg-rw.ns.svc.cluster.local/x"),
+        ),
+        (
+            "d.yaml",
+            ann("kv", "host=pg-rw.ns port=5432 dbname=x user=u"),
+        ),
+        (
+            "e.yaml",
+            url("nowhere", "postgres://u:p@elsewhere.example.com/x"),
+        ),
+    ];
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let v = check(&repo(&refs));
+    for w in ["short-ns", "svc", "fqdn", "kv"] {
+        assert_eq!(
+            client(&v, "ns/pg", &format!("other/Deployment/{w}")).2,
+            Some(2),
+            "{w}"
+        );
+    }
+    let f = &v["findings"].as_array().unwrap();
+    let unresolved = f
+        .iter()
+        .find(|f| f["rule"] == "unresolved-database")
+        .unwrap();
+    assert_eq!(unresolved["workload"], "ns/Deployment/nowhere");
+    assert!(!unresolved["message"].as_str().unwrap().contains(":p@"));
+}
+
+#[test]
+fn annotations_and_config_overrides() {
+    let cfg = "\
+databases:
+  - name: ext
+    max_connections: 100
+    hosts: [\"*.db.example.com\"]
+workloads:
+  - id: \"ns/Deployment/from-config*\"
+    pool_max: 6
+    processes: 2
+";
+    let go = |name: &str, ann: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n  template:\n    metadata:\n      annotations: {{{ann}}}\n    spec:\n      containers:\n        - name: app\n          image: go:1\n          env: [{{name: DATABASE_URL, value: \"postgres://a.db.example.com/x\"}}]\n"
+        )
+    };
+    let files = [
+        ("poolguard.yaml", cfg.to_string()),
+        ("a.yaml", go("from-config", "")),
+        (
+            "b.yaml",
+            go("from-config-ann", "poolguard.dev/pool-max: \"3\""),
+        ),
+        (
+            "c.yaml",
+            go("conn-pod", "poolguard.dev/connections-per-pod: \"40\""),
+        ),
+        ("d.yaml", go("unknown", "")),
+    ];
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let v = check(&repo(&refs));
+    assert_eq!(client(&v, "ext", "ns/Deployment/from-config").2, Some(12));
+    // The annotation wins over config for the pool; processes still come from config.
+    assert_eq!(
+        client(&v, "ext", "ns/Deployment/from-config-ann").2,
+        Some(6)
+    );
+    assert_eq!(client(&v, "ext", "ns/Deployment/conn-pod").2, Some(40));
+    assert_eq!(client(&v, "ext", "ns/Deployment/unknown").2, None);
+    assert!(rules(&v).contains(&"unresolved-pool-size".to_string()));
+    let db = v["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "ext")
+        .unwrap();
+    assert_eq!(db["steady"], Value::Null);
+}
+
+#[test]
+fn database_servers_are_never_their_own_clients() {
+    let sts = "\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: accounts-db, namespace: ns}
+spec:
+  serviceName: accounts-db
+  template:
+    metadata: {labels: {app: accounts-db}}
+    spec:
+      containers:
+        - name: postgres
+          image: registry.example.com/custom-db:1
+          ports: [{containerPort: 5432}]
+          env:
+            - {name: POSTGRES_DB, value: accounts}
+            - {name: POSTGRESQL_MAX_CONNECTIONS, value: \"80\"}
+            - {name: DATABASE_URL, value: \"postgres://accounts-db/accounts\"}
+";
+    let v = check(&repo(&[("db.yaml", sts)]));
+    let db = &v["databases"][0];
+    assert_eq!(db["id"], "ns/accounts-db");
+    assert_eq!(db["max_connections"], 80);
+    assert_eq!(db["clients"].as_array().unwrap().len(), 0);
+}
