@@ -228,6 +228,14 @@ pub fn evaluate(model: &Model, config: &Config) -> Vec<Budget> {
     out
 }
 
+/// `s` as a whole percentage of `cap`, rounded to nearest (every output uses this one).
+pub fn percent(s: i64, cap: i64) -> i64 {
+    if cap <= 0 {
+        return 100;
+    }
+    ((s as f64) * 100.0 / cap as f64).round() as i64
+}
+
 /// Whether `s` is above `fraction × capacity`.
 pub fn above(s: i64, fraction: f64, cap: i64) -> bool {
     (s as f64) > fraction * cap as f64

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::capacity;
 use crate::config::{Config, RuleLevel};
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Diagnostic, Severity, suppress};
 use crate::input::{self, Source};
 use crate::model;
 use crate::report::Report;
@@ -74,11 +74,13 @@ pub fn run(req: Request, mut db: SourceDb, config: &Config) -> (Report, SourceDb
     let mut findings = std::mem::take(&mut inputs.diagnostics);
     findings.extend(m.diagnostics.iter().cloned());
     findings.extend(rules::run(&ctx));
+    let (findings, suppressed) =
+        suppress::apply(findings, &db, &m.suppressions, config, &suppress::today());
     let findings = apply_levels(findings, config);
     let mut report = Report {
         files: inputs.count,
         findings,
-        suppressed: Vec::new(),
+        suppressed,
         databases: capacity::to_reports(&m, &budgets),
     };
     sort(&mut report.findings, &db);

@@ -1,5 +1,7 @@
 //! Findings: what rules produce and renderers print.
 
+pub mod suppress;
+
 use crate::source::Span;
 
 /// How serious a finding is.

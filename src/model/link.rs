@@ -176,7 +176,13 @@ fn link_workload(
             image,
         };
         let pool = stacks::detect(&ctx);
-        let mut found = endpoints_in_env(&env, &cname, &wid, &mut model.diagnostics);
+        let mut found = endpoints_in_env(
+            &env,
+            &cname,
+            &wid,
+            declared_db.is_none(),
+            &mut model.diagnostics,
+        );
         if let Some(p) = &pool {
             for e in &p.endpoints {
                 if let Some(ep) = endpoint::parse(&e.value) {
@@ -242,7 +248,10 @@ fn link_workload(
             pool_max: pool_max.clone(),
             processes: processes.clone(),
             endpoint,
-            settings: pool.as_ref().map(|p| p.settings.clone()).unwrap_or_default(),
+            settings: pool
+                .as_ref()
+                .map(|p| p.settings.clone())
+                .unwrap_or_default(),
         };
         if !init && first_main.is_none() {
             first_main = Some((make(cspan), pool.is_some()));
@@ -367,7 +376,15 @@ fn args_of(c: &Node, env: &Env) -> Vec<Arg> {
     out
 }
 
-fn endpoints_in_env(env: &Env, cname: &str, wid: &str, diags: &mut Vec<Diagnostic>) -> Vec<Found> {
+/// Endpoints in a container's env. Variables that look like endpoints but whose value is
+/// unknown are reported when `report_unknown` (no database is declared for the workload).
+fn endpoints_in_env(
+    env: &Env,
+    cname: &str,
+    wid: &str,
+    report_unknown: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Found> {
     let mut out = Vec::new();
     for v in &env.vars {
         match &v.value {
@@ -394,7 +411,7 @@ fn endpoints_in_env(env: &Env, cname: &str, wid: &str, diags: &mut Vec<Diagnosti
                     });
                 }
             }
-            None if is_endpoint_var(&v.name) => {
+            None if report_unknown && is_endpoint_var(&v.name) => {
                 diags.push(
                     Diagnostic::new(
                         "unresolved-database",

@@ -181,7 +181,12 @@ pub struct Model {
     /// Findings from building the model (`unresolved-database`, `unresolved-pool-size`,
     /// `unbounded-pool`).
     pub diagnostics: Vec<Diagnostic>,
+    /// `poolguard.dev/ignore` annotations on objects.
+    pub suppressions: Vec<crate::diag::suppress::Annotation>,
 }
+
+/// Annotation that suppresses findings on an object (SPEC §8).
+pub const ANN_IGNORE: &str = "poolguard.dev/ignore";
 
 /// Builds the model; marks Secret values as secret in `db` so renderers mask them.
 pub fn build(files: &[LoadedFile], db: &mut SourceDb, config: &Config) -> Model {
@@ -190,6 +195,20 @@ pub fn build(files: &[LoadedFile], db: &mut SourceDb, config: &Config) -> Model 
         db.add_secret(*s);
     }
     let mut model = Model::default();
+    for o in &idx.objects {
+        if let Some(n) = o.node.path(&["metadata", "annotations", ANN_IGNORE])
+            && let Some(text) = n.as_str()
+        {
+            let (rules, reason) = crate::diag::suppress::parse_spec(text);
+            model.suppressions.push(crate::diag::suppress::Annotation {
+                object: o.node.span,
+                ids: vec![o.id(), format!("{}/{}", o.namespace, o.name)],
+                span: n.span,
+                rules,
+                reason,
+            });
+        }
+    }
     let ops = operators::discover(&idx, &mut model);
     database::declared(config, &mut model);
     let workloads = workload::collect(&idx, config, &mut model);

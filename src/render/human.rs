@@ -468,7 +468,7 @@ fn number(n: Option<i64>) -> String {
 /// no capacity to divide by.
 fn utilisation(rollout: Option<i64>, capacity: i64) -> String {
     match rollout {
-        Some(r) if capacity > 0 => format!("{}%", (r as f64 * 100.0 / capacity as f64).round()),
+        Some(r) if capacity > 0 => format!("{}%", crate::capacity::percent(r, capacity)),
         _ => "?".to_string(),
     }
 }

@@ -78,7 +78,14 @@ pub fn with_chain(
     let w = &model.workloads[c.workload];
     // Pods.
     match &w.autoscaler {
-        Some(a) => d = operand(d, &format!("{} maxReplicas of {}", a.kind, w.name), &a.max),
+        Some(a) => {
+            let key = if a.kind == "ScaledObject" {
+                "maxReplicaCount"
+            } else {
+                "maxReplicas"
+            };
+            d = operand(d, &format!("{} {key} of {}", a.kind, w.name), &a.max)
+        }
         None => d = operand(d, &format!("replicas of {}", w.name), &w.replicas),
     }
     let r = capacity::replicas(w);

@@ -5,9 +5,11 @@ mod chain;
 pub mod capacity_exceeded;
 pub mod capacity_headroom_low;
 pub mod duplicate_key;
+pub mod ineffective_suppression;
 pub mod invalid_file;
 pub mod pod_exceeds_capacity;
 pub mod rollout_capacity_exceeded;
+pub mod suppression_without_reason;
 pub mod unbounded_pool;
 pub mod unresolved_database;
 pub mod unresolved_pool_size;
@@ -54,6 +56,8 @@ pub static RULES: &[&Rule] = &[
     &unresolved_database::RULE,
     &invalid_file::RULE,
     &duplicate_key::RULE,
+    &ineffective_suppression::RULE,
+    &suppression_without_reason::RULE,
 ];
 
 /// Rule ids reserved by the specification that this version does not check yet. Config may

@@ -59,8 +59,14 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
     };
     let mut settings = Vec::new();
     for (key, kind) in [
-        ("spring.datasource.hikari.minimum-idle", SettingKind::MinIdle),
-        ("spring.datasource.hikari.connection-timeout", SettingKind::AcquireTimeoutMs),
+        (
+            "spring.datasource.hikari.minimum-idle",
+            SettingKind::MinIdle,
+        ),
+        (
+            "spring.datasource.hikari.connection-timeout",
+            SettingKind::AcquireTimeoutMs,
+        ),
     ] {
         if let Some(f) = props.get(key)
             && let Some(v) = parse::parse_int(f.value.trim())
