@@ -7,6 +7,7 @@ use crate::config::{Config, RuleLevel};
 use crate::diag::{Diagnostic, Severity, suppress};
 use crate::input::{self, Source};
 use crate::model;
+use crate::policy::{self, Policy};
 use crate::report::Report;
 use crate::rules;
 use crate::source::SourceDb;
@@ -43,13 +44,36 @@ pub fn discover_config(start: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Runs the pipeline. `config` was loaded into `db` beforehand (or is the default).
-pub fn run(req: Request, mut db: SourceDb, config: &Config) -> (Report, SourceDb) {
-    let root = config
-        .file
-        .map(|f| req.cwd.join(&db.get(f).path))
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| req.cwd.clone());
+/// The directory a run is rooted at: the config file's directory, else the first path (or
+/// its directory), else `cwd`. `ignore` globs and `policies/` are relative to it.
+pub fn run_root(config: &Config, db: &SourceDb, cwd: &Path, paths: &[PathBuf]) -> PathBuf {
+    if let Some(f) = config.file {
+        return cwd
+            .join(&db.get(f).path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cwd.to_path_buf());
+    }
+    match paths.iter().find(|p| p.as_os_str() != "-") {
+        Some(p) if p.is_dir() => cwd.join(p),
+        Some(p) => cwd
+            .join(p)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cwd.to_path_buf()),
+        None => cwd.to_path_buf(),
+    }
+}
+
+/// Runs the pipeline. `config` and `policies` were loaded into `db` beforehand. Fails only
+/// when policy evaluation exceeds its budget (the run's result could not be trusted).
+pub fn run(
+    req: Request,
+    mut db: SourceDb,
+    config: &Config,
+    policies: &[Policy],
+) -> Result<(Report, SourceDb), String> {
+    let root = run_root(config, &db, &req.cwd, &req.paths);
     let ignore = walk::ignore_set(&config.ignore);
     let mut sources = Vec::new();
     let mut fs_paths = Vec::new();
@@ -60,7 +84,18 @@ pub fn run(req: Request, mut db: SourceDb, config: &Config) -> (Report, SourceDb
             fs_paths.push(p.clone());
         }
     }
+    // Policy files are rules, not inputs: their tests' inline manifests must not be checked.
+    let policy_files: Vec<PathBuf> = policies
+        .iter()
+        .map(|p| req.cwd.join(&db.get(p.file).path))
+        .filter_map(|p| std::path::absolute(p).ok())
+        .collect();
     for e in walk::walk(&fs_paths, &root, &ignore) {
+        if let walk::Entry::File { path, .. } = &e
+            && std::path::absolute(path).is_ok_and(|a| policy_files.contains(&a))
+        {
+            continue;
+        }
         sources.push(Source::Entry(e));
     }
     let mut inputs = input::load(sources, &req.cwd, &config.limits, &mut db);
@@ -74,6 +109,13 @@ pub fn run(req: Request, mut db: SourceDb, config: &Config) -> (Report, SourceDb
     let mut findings = std::mem::take(&mut inputs.diagnostics);
     findings.extend(m.diagnostics.iter().cloned());
     findings.extend(rules::run(&ctx));
+    findings.extend(policy::eval::evaluate(
+        policies,
+        &m,
+        &budgets,
+        &inputs.files,
+        &db,
+    )?);
     let (findings, suppressed) =
         suppress::apply(findings, &db, &m.suppressions, config, &suppress::today());
     let findings = apply_levels(findings, config);
@@ -84,7 +126,20 @@ pub fn run(req: Request, mut db: SourceDb, config: &Config) -> (Report, SourceDb
         databases: capacity::to_reports(&m, &budgets),
     };
     sort(&mut report.findings, &db);
-    (report, db)
+    sort(&mut report.suppressed, &db);
+    Ok((report, db))
+}
+
+/// Policy files for a run: every `*.yaml` in `<root>/policies/`, plus the paths listed under
+/// `policies:` in poolguard.yaml (relative to its directory).
+pub fn policy_paths(root: &Path, config: &Config, db: &SourceDb, cwd: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![root.join("policies")];
+    if let Some(f) = config.file {
+        let base = cwd.join(&db.get(f).path);
+        let base = base.parent().unwrap_or(Path::new("."));
+        dirs.extend(config.policies.iter().map(|(p, _)| base.join(p)));
+    }
+    policy::discover(&dirs)
 }
 
 fn apply_levels(findings: Vec<Diagnostic>, config: &Config) -> Vec<Diagnostic> {

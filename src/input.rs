@@ -252,16 +252,37 @@ fn finish(
     }
 }
 
-/// Byte offset of the first `{{ … }}` template action outside a comment, if any.
+/// Byte offset of the first Go-template action (`{{ .Values.x }}`, `{{- if … }}`,
+/// `{{ include … }}`) outside a comment, if any. Other double-brace syntaxes are data, not
+/// unrendered templates: GitHub Actions `${{ … }}`, Argo Workflows `{{inputs.parameters.x}}`,
+/// poolguard's own policy messages `{{ database.id }}`.
 fn unrendered_template(text: &str) -> Option<usize> {
+    const WORDS: &[&str] = &[
+        "if", "else", "end", "range", "with", "include", "template", "define", "block", "toYaml",
+        "tpl", "required", "default", "quote", "printf", "toJson", "fromYaml", "lookup", "-",
+    ];
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        let code = line.split(" #").next().unwrap_or(line);
-        if !line.trim_start().starts_with('#')
-            && let Some(i) = code.find("{{")
-            && code[i..].contains("}}")
-        {
-            return Some(offset + i);
+        if !line.trim_start().starts_with('#') {
+            let mut from = 0;
+            while let Some(i) = line[from..].find("{{").map(|i| i + from) {
+                from = i + 2;
+                if line[..i].ends_with('$') {
+                    continue;
+                }
+                let inner = line[i + 2..].trim_start_matches('-').trim_start();
+                let word: String = inner
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let go = inner.starts_with('.')
+                    || inner.starts_with('$')
+                    || inner.starts_with("/*")
+                    || (!word.is_empty() && WORDS.contains(&word.as_str()));
+                if go && line[i..].contains("}}") {
+                    return Some(offset + i);
+                }
+            }
         }
         offset += line.len();
     }
@@ -277,5 +298,12 @@ mod tests {
         assert_eq!(unrendered_template("a: 1\n# {{ x }}\n"), None);
         assert_eq!(unrendered_template("a: {{ .Values.x }}\n"), Some(3));
         assert_eq!(unrendered_template("a: '{'\n"), None);
+        assert_eq!(unrendered_template("run: echo ${{ secrets.X }}\n"), None);
+        assert_eq!(
+            unrendered_template("m: \"{{ database.id }} is full\"\n"),
+            None
+        );
+        assert_eq!(unrendered_template("  {{- if .Values.x }}\n"), Some(2));
+        assert_eq!(unrendered_template("x: {{ include \"a\" . }}\n"), Some(3));
     }
 }

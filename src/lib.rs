@@ -11,6 +11,7 @@ pub mod diag;
 pub mod input;
 pub mod model;
 pub mod parse;
+pub mod policy;
 pub mod redact;
 pub mod render;
 pub mod report;

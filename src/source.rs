@@ -64,7 +64,7 @@ impl<T> Spanned<T> {
 }
 
 /// One file's text with its line index.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SourceFile {
     /// Path as shown to users (relative to the current directory where possible).
     pub path: String,
@@ -133,7 +133,7 @@ impl SourceFile {
 }
 
 /// Every file read in a run, addressed by [`FileId`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SourceDb {
     files: Vec<SourceFile>,
 }

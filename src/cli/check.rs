@@ -103,9 +103,13 @@ pub fn run(a: Args) -> Result<u8, String> {
     let req = Request {
         paths: a.paths.clone(),
         stdin,
-        cwd,
+        cwd: cwd.clone(),
     };
-    let (report, db) = check::run(req, db, &cfg);
+    let root = check::run_root(&cfg, &db, &cwd, &a.paths);
+    let policy_files = check::policy_paths(&root, &cfg, &db, &cwd);
+    let policies = crate::policy::load(&policy_files, &mut db, &cwd)
+        .map_err(|e| format!("invalid policy:\n{}", e.join("\n")))?;
+    let (report, db) = check::run(req, db, &cfg, &policies)?;
     for (fmt, file) in outputs {
         let color = file.is_none() && fmt == Format::Human && stdout_color();
         let text = render::render(fmt, &report, &db, color);

@@ -2,6 +2,7 @@
 
 mod check;
 mod explain;
+mod policy;
 mod rules;
 
 use std::io::Write;
@@ -30,8 +31,11 @@ enum Command {
     Check(check::Args),
     /// Print the documentation of a rule.
     Explain(explain::Args),
-    /// List every rule with its default severity.
+    /// List every rule (built-in and custom policies) with its default severity.
     Rules,
+    /// Work with custom policies.
+    #[command(subcommand)]
+    Policy(policy::Command),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -52,6 +56,7 @@ pub fn run() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Rules => rules::run(),
+        Command::Policy(c) => policy::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -70,4 +75,23 @@ pub fn print(text: &str) {
     {
         std::process::exit(0);
     }
+}
+
+/// Loads the policies a run in the current directory would use (for `rules` and `explain`).
+fn local_policies() -> Result<Vec<crate::policy::Policy>, String> {
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let mut db = crate::source::SourceDb::default();
+    let cfg = match crate::check::discover_config(&cwd) {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let id = db.add(crate::input::display_path(&p, &cwd), text.into());
+            crate::config::load(&db, id)
+                .map_err(|e| format!("invalid config:\n{}", e.0.join("\n")))?
+        }
+        None => crate::config::Config::default(),
+    };
+    let root = crate::check::run_root(&cfg, &db, &cwd, &[]);
+    let files = crate::check::policy_paths(&root, &cfg, &db, &cwd);
+    crate::policy::load(&files, &mut db, &cwd)
+        .map_err(|e| format!("invalid policy:\n{}", e.join("\n")))
 }

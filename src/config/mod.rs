@@ -141,6 +141,8 @@ pub struct Config {
     pub node_cpus: Option<Fact>,
     /// Parser limits.
     pub limits: Limits,
+    /// Extra policy files or directories (relative to the config file).
+    pub policies: Vec<(String, Span)>,
 }
 
 impl Default for Config {
@@ -157,6 +159,7 @@ impl Default for Config {
             node_count: None,
             node_cpus: None,
             limits: Limits::default(),
+            policies: Vec::new(),
         }
     }
 }
@@ -289,6 +292,7 @@ pub fn load(db: &SourceDb, file: FileId) -> Result<Config, ConfigErrors> {
         "ignore_findings",
         "nodes",
         "max_file_size",
+        "policies",
     ];
     for (k, val) in v.keys(root, "poolguard.yaml", TOP) {
         match k.as_str().unwrap_or("") {
@@ -350,6 +354,7 @@ pub fn load(db: &SourceDb, file: FileId) -> Result<Config, ConfigErrors> {
                 }
             }
             "ignore_findings" => read_ignore_findings(&mut v, val, &mut cfg),
+            "policies" => cfg.policies = v.strings(val, "policies"),
             "nodes" => {
                 for (nk, nv) in v.keys(val, "nodes", &["count", "cpus"]) {
                     match nk.as_str() {

@@ -8,6 +8,7 @@ pub mod duplicate_key;
 pub mod ineffective_suppression;
 pub mod invalid_file;
 pub mod pod_exceeds_capacity;
+pub mod policy_error;
 pub mod rollout_capacity_exceeded;
 pub mod suppression_without_reason;
 pub mod unbounded_pool;
@@ -58,6 +59,7 @@ pub static RULES: &[&Rule] = &[
     &duplicate_key::RULE,
     &ineffective_suppression::RULE,
     &suppression_without_reason::RULE,
+    &policy_error::RULE,
 ];
 
 /// Rule ids reserved by the specification that this version does not check yet. Config may

@@ -1,0 +1,372 @@
+//! The values policies see: model entities and raw objects as JSON-like data, with the span
+//! of every field a finding may point at.
+
+use serde_json::{Map, Value, json};
+
+use crate::capacity::{self, Budget};
+use crate::model::{Model, Strategy};
+use crate::parse::{Node, Style};
+use crate::report::Fact;
+use crate::source::Span;
+use crate::stacks::SettingKind;
+
+/// Fields of `workload`.
+pub const WORKLOAD_FIELDS: &[&str] = &[
+    "id",
+    "kind",
+    "namespace",
+    "name",
+    "replicas",
+    "max_replicas",
+    "autoscaler",
+    "pods_steady",
+    "pods_peak",
+    "strategy",
+    "max_surge",
+    "labels",
+    "annotations",
+    "databases",
+    "object",
+];
+
+/// Fields of `database`.
+pub const DATABASE_FIELDS: &[&str] = &[
+    "id",
+    "engine",
+    "max_connections",
+    "reserved",
+    "headroom",
+    "capacity",
+    "steady",
+    "rollout",
+    "all_rollouts",
+    "rollout_pct",
+    "status",
+    "clients",
+];
+
+/// Fields of `container`.
+pub const CONTAINER_FIELDS: &[&str] = &[
+    "name",
+    "workload",
+    "database",
+    "stack",
+    "init",
+    "pool_max",
+    "processes",
+    "conn",
+    "min_idle",
+    "acquire_timeout_ms",
+    "concurrency",
+];
+
+/// Plain YAML/JSON data as policies see it: plain scalars typed (int, bool, null), quoted
+/// scalars as strings, the last of repeated keys.
+pub fn node_value(n: &Node) -> Value {
+    match &n.value {
+        crate::parse::Value::Scalar(s) => {
+            if s.style == Style::Quoted {
+                return Value::String(s.text.clone());
+            }
+            if s.is_null() {
+                return Value::Null;
+            }
+            if let Some(b) = s.as_bool() {
+                return Value::Bool(b);
+            }
+            if let Some(i) = s.as_i64() {
+                return json!(i);
+            }
+            if let Ok(f) = s.text.trim().parse::<f64>()
+                && f.is_finite()
+            {
+                return json!(f);
+            }
+            Value::String(s.text.clone())
+        }
+        crate::parse::Value::Seq(items) => Value::Array(items.iter().map(node_value).collect()),
+        crate::parse::Value::Map(entries) => {
+            let mut m = Map::new();
+            for (k, v) in entries {
+                m.insert(k.as_str().unwrap_or("").to_string(), node_value(v));
+            }
+            Value::Object(m)
+        }
+    }
+}
+
+/// The node at a dotted path below `root` (`spec.template.spec.containers[0].image`),
+/// with the longest existing prefix when the full path does not exist.
+pub fn node_at<'a>(root: &'a Node, path: &[&str]) -> (&'a Node, bool) {
+    let mut n = root;
+    for seg in path {
+        let (name, idx) = match seg.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (*seg, None),
+        };
+        let next = if name.is_empty() {
+            Some(n)
+        } else {
+            n.get(name)
+        };
+        let next = match (next, idx) {
+            (Some(x), Some(i)) => x.as_seq().and_then(|s| s.get(i)),
+            (x, None) => x,
+            (None, _) => None,
+        };
+        match next {
+            Some(x) => n = x,
+            None => return (n, false),
+        }
+    }
+    (n, true)
+}
+
+/// An instance of a target: variables, the spans of entity fields, and the nodes that
+/// `object.…` / `config.…` paths resolve in.
+pub struct Instance<'a> {
+    /// Variables by name.
+    pub vars: Vec<(&'static str, Value)>,
+    /// `database.max_connections` → span, and so on.
+    pub spans: Vec<(String, Span)>,
+    /// Roots for node paths (`object`, `config`, `workload.object`).
+    pub nodes: Vec<(&'static str, &'a Node)>,
+    /// Where to point when nothing more precise is known.
+    pub default_span: Span,
+    /// Workload id, for the finding.
+    pub workload: Option<String>,
+    /// Database id, for the finding.
+    pub database: Option<String>,
+}
+
+fn fact_span(spans: &mut Vec<(String, Span)>, key: &str, f: &Fact) {
+    if let Some(s) = f.span() {
+        spans.push((key.to_string(), s));
+    }
+}
+
+fn strategy_name(s: &Strategy) -> &'static str {
+    match s {
+        Strategy::Rolling { .. } => "RollingUpdate",
+        Strategy::NoSurge { .. } => "NoSurge",
+        Strategy::BlueGreen { .. } => "BlueGreen",
+        Strategy::FullCanary { .. } => "Canary",
+    }
+}
+
+/// `workload` values for every workload.
+pub fn workloads<'a>(
+    model: &Model,
+    objects: &'a [crate::model::objects::Object<'a>],
+) -> Vec<Instance<'a>> {
+    let mut out = Vec::new();
+    for (wi, w) in model.workloads.iter().enumerate() {
+        let obj = objects.iter().find(|o| o.id() == w.id);
+        let (v, spans, _) = workload_value(model, wi, obj.map(|o| o.node));
+        let mut nodes = Vec::new();
+        if let Some(o) = obj {
+            nodes.push(("workload.object", o.node));
+        }
+        out.push(Instance {
+            vars: vec![("workload", v)],
+            spans,
+            nodes,
+            default_span: w.span,
+            workload: Some(w.id.clone()),
+            database: None,
+        });
+    }
+    out
+}
+
+fn workload_value(
+    model: &Model,
+    wi: usize,
+    object: Option<&Node>,
+) -> (Value, Vec<(String, Span)>, Span) {
+    let w = &model.workloads[wi];
+    let mut spans = Vec::new();
+    fact_span(&mut spans, "workload.replicas", &w.replicas);
+    match &w.autoscaler {
+        Some(a) => fact_span(&mut spans, "workload.max_replicas", &a.max),
+        None => fact_span(&mut spans, "workload.max_replicas", &w.replicas),
+    }
+    let (surge, surge_text) = match &w.strategy {
+        Strategy::Rolling { surge } => {
+            fact_span(&mut spans, "workload.max_surge", &surge.value);
+            fact_span(&mut spans, "workload.pods_peak", &surge.value);
+            let r = capacity::replicas(w);
+            (
+                Some(capacity::surge_pods(r, surge)),
+                if surge.percent {
+                    format!("{}%", surge.value.value)
+                } else {
+                    surge.value.value.to_string()
+                },
+            )
+        }
+        _ => (None, String::new()),
+    };
+    let _ = surge;
+    let meta = |key: &str| {
+        object
+            .and_then(|o| {
+                o.path(&["spec", "template", "metadata", key])
+                    .or_else(|| o.path(&["metadata", key]))
+            })
+            .map(node_value)
+            .unwrap_or_else(|| json!({}))
+    };
+    let databases: Vec<String> = model
+        .clients
+        .iter()
+        .filter(|c| c.workload == wi)
+        .map(|c| model.databases[c.database].id.clone())
+        .collect();
+    let v = json!({
+        "id": w.id,
+        "kind": w.kind,
+        "namespace": w.namespace,
+        "name": w.name,
+        "replicas": w.replicas.value,
+        "max_replicas": capacity::replicas(w),
+        "autoscaler": w.autoscaler.as_ref().map(|a| json!({"kind": a.kind, "id": a.id, "max": a.max.value})),
+        "pods_steady": capacity::pods_steady(w),
+        "pods_peak": capacity::pods_peak(w),
+        "strategy": strategy_name(&w.strategy),
+        "max_surge": surge_text,
+        "labels": meta("labels"),
+        "annotations": meta("annotations"),
+        "databases": databases,
+        "object": object.map(node_value).unwrap_or(Value::Null),
+    });
+    (v, spans, w.span)
+}
+
+/// `database` values for every database budget.
+pub fn databases<'a>(model: &Model, budgets: &[Budget]) -> Vec<Instance<'a>> {
+    budgets
+        .iter()
+        .map(|b| database_instance(model, b))
+        .collect()
+}
+
+fn database_value(model: &Model, b: &Budget) -> (Value, Vec<(String, Span)>) {
+    let d = &model.databases[b.database];
+    let mut spans = Vec::new();
+    fact_span(&mut spans, "database.max_connections", &d.max_connections);
+    fact_span(&mut spans, "database.reserved", &d.superuser_reserved);
+    if let Some(h) = &d.headroom {
+        fact_span(&mut spans, "database.headroom", h);
+    }
+    let clients: Vec<Value> = b
+        .clients
+        .iter()
+        .map(|c| {
+            json!({
+                "workload": model.workloads[model.clients[c.client].workload].id,
+                "pods_steady": c.pods_steady,
+                "pods_peak": c.pods_peak,
+                "conn_pod": c.conn_pod,
+                "steady": c.steady(),
+                "peak": c.peak(),
+            })
+        })
+        .collect();
+    let v = json!({
+        "id": d.id,
+        "engine": d.engine.as_str(),
+        "max_connections": d.max_connections.value,
+        "reserved": d.reserved(),
+        "headroom": d.headroom.as_ref().map_or(0, |h| h.value),
+        "capacity": b.capacity,
+        "steady": b.steady.value(),
+        "rollout": b.rollout.value(),
+        "all_rollouts": b.all_rollouts.value(),
+        "rollout_pct": b.rollout.value().map(|r| capacity::percent(r, b.capacity)),
+        "status": b.status.as_str(),
+        "clients": clients,
+    });
+    (v, spans)
+}
+
+fn database_instance<'a>(model: &Model, b: &Budget) -> Instance<'a> {
+    let d = &model.databases[b.database];
+    let (v, spans) = database_value(model, b);
+    Instance {
+        vars: vec![("database", v)],
+        spans,
+        nodes: Vec::new(),
+        default_span: d.span,
+        workload: None,
+        database: Some(d.id.clone()),
+    }
+}
+
+/// `container` values: one per container demand on a database.
+pub fn containers<'a>(
+    model: &Model,
+    budgets: &[Budget],
+    objects: &'a [crate::model::objects::Object<'a>],
+) -> Vec<Instance<'a>> {
+    let mut out = Vec::new();
+    for b in budgets {
+        for n in &b.clients {
+            let c = &model.clients[n.client];
+            let w = &model.workloads[c.workload];
+            let obj = objects.iter().find(|o| o.id() == w.id);
+            let (wv, mut spans, _) = workload_value(model, c.workload, obj.map(|o| o.node));
+            let (dv, dspans) = database_value(model, b);
+            spans.extend(dspans);
+            for k in &c.containers {
+                let mut spans = spans.clone();
+                if let Some(p) = &k.pool_max {
+                    fact_span(&mut spans, "container.pool_max", p);
+                    fact_span(&mut spans, "container.conn", p);
+                }
+                fact_span(&mut spans, "container.processes", &k.processes);
+                let setting = |kind: SettingKind| k.settings.iter().find(|s| s.kind == kind);
+                let mut cv = json!({
+                    "name": k.container,
+                    "workload": w.id,
+                    "database": model.databases[b.database].id,
+                    "stack": k.stack,
+                    "init": k.init,
+                    "pool_max": k.pool_max.as_ref().map(|p| p.value),
+                    "processes": k.processes.value,
+                    "conn": capacity::container_conns(k),
+                    "min_idle": Value::Null,
+                    "acquire_timeout_ms": Value::Null,
+                    "concurrency": Value::Null,
+                });
+                for (kind, key) in [
+                    (SettingKind::MinIdle, "min_idle"),
+                    (SettingKind::AcquireTimeoutMs, "acquire_timeout_ms"),
+                    (SettingKind::Concurrency, "concurrency"),
+                ] {
+                    if let Some(s) = setting(kind) {
+                        cv[key] = json!(s.value.value);
+                        fact_span(&mut spans, &format!("container.{key}"), &s.value);
+                    }
+                }
+                let mut nodes = Vec::new();
+                if let Some(o) = obj {
+                    nodes.push(("workload.object", o.node));
+                }
+                out.push(Instance {
+                    vars: vec![
+                        ("container", cv),
+                        ("workload", wv.clone()),
+                        ("database", dv.clone()),
+                    ],
+                    spans,
+                    nodes,
+                    default_span: k.endpoint,
+                    workload: Some(w.id.clone()),
+                    database: Some(model.databases[b.database].id.clone()),
+                });
+            }
+        }
+    }
+    out
+}
