@@ -16,6 +16,7 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod schema;
 pub mod source;
 pub mod stacks;
 pub mod walk;

@@ -36,6 +36,12 @@ enum Command {
     /// Work with custom policies.
     #[command(subcommand)]
     Policy(policy::Command),
+    /// Print the JSON Schema of poolguard.yaml (`config`) or of policy files (`policy`).
+    Schema {
+        /// `config` or `policy`.
+        #[arg(value_parser = ["config", "policy"])]
+        which: String,
+    },
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -57,6 +63,15 @@ pub fn run() -> ExitCode {
         Command::Explain(a) => explain::run(a),
         Command::Rules => rules::run(),
         Command::Policy(c) => policy::run(c),
+        Command::Schema { which } => {
+            let v = if which == "policy" {
+                crate::schema::policy()
+            } else {
+                crate::schema::config()
+            };
+            print(&crate::schema::render(&v));
+            Ok(EXIT_CLEAN)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -179,6 +179,44 @@ impl Config {
     }
 }
 
+/// Top-level keys of poolguard.yaml.
+pub const TOP_KEYS: &[&str] = &[
+    "databases",
+    "workloads",
+    "stacks",
+    "warn_utilization",
+    "scenario",
+    "rules",
+    "ignore",
+    "ignore_findings",
+    "nodes",
+    "max_file_size",
+    "policies",
+];
+/// Keys of a `databases` entry.
+pub const DATABASE_KEYS: &[&str] = &[
+    "name",
+    "engine",
+    "max_connections",
+    "instance_class",
+    "reserved",
+    "headroom",
+    "hosts",
+];
+/// Keys of a `workloads` entry.
+pub const WORKLOAD_KEYS: &[&str] = &[
+    "id",
+    "database",
+    "pool_max",
+    "processes",
+    "connections_per_pod",
+    "config",
+];
+/// Keys of `nodes`.
+pub const NODES_KEYS: &[&str] = &["count", "cpus"];
+/// Keys of an `ignore_findings` entry.
+pub const IGNORE_FINDING_KEYS: &[&str] = &["rule", "path", "reason", "expires"];
+
 struct Validator<'a> {
     db: &'a SourceDb,
     errors: Vec<String>,
@@ -281,20 +319,7 @@ pub fn load(db: &SourceDb, file: FileId) -> Result<Config, ConfigErrors> {
     if root.is_null() {
         return Ok(cfg);
     }
-    const TOP: &[&str] = &[
-        "databases",
-        "workloads",
-        "stacks",
-        "warn_utilization",
-        "scenario",
-        "rules",
-        "ignore",
-        "ignore_findings",
-        "nodes",
-        "max_file_size",
-        "policies",
-    ];
-    for (k, val) in v.keys(root, "poolguard.yaml", TOP) {
+    for (k, val) in v.keys(root, "poolguard.yaml", TOP_KEYS) {
         match k.as_str().unwrap_or("") {
             "databases" => read_databases(&mut v, val, &mut cfg),
             "workloads" => read_workloads(&mut v, val, &mut cfg),
@@ -356,7 +381,7 @@ pub fn load(db: &SourceDb, file: FileId) -> Result<Config, ConfigErrors> {
             "ignore_findings" => read_ignore_findings(&mut v, val, &mut cfg),
             "policies" => cfg.policies = v.strings(val, "policies"),
             "nodes" => {
-                for (nk, nv) in v.keys(val, "nodes", &["count", "cpus"]) {
+                for (nk, nv) in v.keys(val, "nodes", NODES_KEYS) {
                     match nk.as_str() {
                         Some("count") => cfg.node_count = v.int(nv, "nodes.count", 1),
                         Some("cpus") => cfg.node_cpus = v.int(nv, "nodes.cpus", 1),
@@ -384,17 +409,8 @@ fn read_databases(v: &mut Validator, val: &Node, cfg: &mut Config) {
         v.err(val.span, "databases must be a list");
         return;
     };
-    const KEYS: &[&str] = &[
-        "name",
-        "engine",
-        "max_connections",
-        "instance_class",
-        "reserved",
-        "headroom",
-        "hosts",
-    ];
     for item in items {
-        let entries = v.keys(item, "a database", KEYS);
+        let entries = v.keys(item, "a database", DATABASE_KEYS);
         let mut d = DeclaredDatabase {
             name: String::new(),
             span: item.span,
@@ -452,16 +468,8 @@ fn read_workloads(v: &mut Validator, val: &Node, cfg: &mut Config) {
         v.err(val.span, "workloads must be a list");
         return;
     };
-    const KEYS: &[&str] = &[
-        "id",
-        "database",
-        "pool_max",
-        "processes",
-        "connections_per_pod",
-        "config",
-    ];
     for item in items {
-        let entries = v.keys(item, "a workload", KEYS);
+        let entries = v.keys(item, "a workload", WORKLOAD_KEYS);
         let mut id = None;
         let mut w = WorkloadOverride {
             id: Glob::new("*").expect("static glob").compile_matcher(),
@@ -501,11 +509,7 @@ fn read_ignore_findings(v: &mut Validator, val: &Node, cfg: &mut Config) {
         return;
     };
     for item in items {
-        let entries = v.keys(
-            item,
-            "an ignore_findings entry",
-            &["rule", "path", "reason", "expires"],
-        );
+        let entries = v.keys(item, "an ignore_findings entry", IGNORE_FINDING_KEYS);
         let mut rule = None;
         let mut path = None;
         let mut reason = None;

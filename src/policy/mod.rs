@@ -130,7 +130,8 @@ pub const MAX_EXPRESSION: usize = 4096;
 /// nests a loop over its input, so their number bounds the evaluation's polynomial degree.
 pub const MAX_COMPREHENSIONS: usize = 4;
 
-const KEYS: &[&str] = &[
+/// Keys of a policy.
+pub const KEYS: &[&str] = &[
     "id",
     "severity",
     "summary",
@@ -143,6 +144,20 @@ const KEYS: &[&str] = &[
     "at",
     "tests",
 ];
+
+/// Keys of a policy's `target`.
+pub const TARGET_KEYS: &[&str] = &[
+    "entity",
+    "kind",
+    "apiVersion",
+    "namespace",
+    "labels",
+    "files",
+];
+/// Keys of an embedded test.
+pub const TEST_KEYS: &[&str] = &["name", "files", "fixture", "expect"];
+/// Keys of an expected finding.
+pub const EXPECT_KEYS: &[&str] = &["file", "line", "message"];
 
 /// Variables a policy may name, by target.
 pub fn variables(target: &Target, each: bool) -> Vec<&'static str> {
@@ -387,12 +402,12 @@ impl Validator<'_> {
         ];
         for (k, _) in entries {
             let key = k.as_str().unwrap_or("");
-            if !TKEYS.contains(&key) {
+            if !TARGET_KEYS.contains(&key) {
                 self.err(
                     k.span,
                     format!(
                         "unknown key `{key}` in target (expected one of: {})",
-                        TKEYS.join(", ")
+                        TARGET_KEYS.join(", ")
                     ),
                 );
             }
@@ -620,7 +635,7 @@ impl Validator<'_> {
             };
             for (k, _) in entries {
                 let key = k.as_str().unwrap_or("");
-                if !["name", "files", "fixture", "expect"].contains(&key) {
+                if !TEST_KEYS.contains(&key) {
                     self.err(
                         k.span,
                         format!(
@@ -662,7 +677,7 @@ impl Validator<'_> {
                             }
                             for (k, _) in x.as_map().unwrap_or(&[]) {
                                 let key = k.as_str().unwrap_or("");
-                                if !["file", "line", "message"].contains(&key) {
+                                if !EXPECT_KEYS.contains(&key) {
                                     self.err(k.span, format!("unknown key `{key}` in an expected finding (expected: file, line, message)"));
                                 }
                             }
