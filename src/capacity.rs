@@ -100,6 +100,8 @@ pub struct ClientNumbers {
     pub pods_peak: Option<i64>,
     /// Connections per pod.
     pub conn_pod: Option<i64>,
+    /// Whether it counts toward the database's sums (false for clients behind a pooler).
+    pub counted: bool,
 }
 
 impl ClientNumbers {
@@ -122,7 +124,7 @@ pub fn sums(clients: &[ClientNumbers]) -> (Sum, Sum, Sum) {
     };
     let mut s2 = s0;
     let mut max_delta = 0i64;
-    for c in clients {
+    for c in clients.iter().filter(|c| c.counted) {
         match (c.steady(), c.peak()) {
             (Some(s), Some(p)) => {
                 s0.bounded = s0.bounded.saturating_add(s);
@@ -184,6 +186,7 @@ pub fn client_numbers(model: &Model, i: usize) -> ClientNumbers {
         pods_steady: pods_steady(w),
         pods_peak: pods_peak(w),
         conn_pod: conn_pod(c),
+        counted: c.via.is_none(),
     }
 }
 
@@ -198,7 +201,7 @@ pub fn evaluate(model: &Model, config: &Config) -> Vec<Budget> {
             .filter(|(_, c)| c.database == di)
             .map(|(i, _)| client_numbers(model, i))
             .collect();
-        if clients.is_empty() && d.source == crate::model::DatabaseSource::CnpgReplicas {
+        if clients.is_empty() && d.source == crate::model::DatabaseSource::OperatorReplicas {
             continue;
         }
         clients.sort_by(|a, b| {
@@ -345,7 +348,9 @@ pub fn to_reports(model: &Model, budgets: &[Budget]) -> Vec<DatabaseReport> {
                     .iter()
                     .map(|c| ClientReport {
                         workload: model.workloads[model.clients[c.client].workload].id.clone(),
-                        via: None,
+                        via: model.clients[c.client]
+                            .via
+                            .map(|p| model.poolers[p].id.clone()),
                         pods_steady: c.pods_steady,
                         pods_peak: c.pods_peak,
                         conn_pod: c.conn_pod,
@@ -388,6 +393,7 @@ mod tests {
             pods_steady: Some(steady),
             pods_peak: Some(peak),
             conn_pod: Some(conn),
+            counted: true,
         }
     }
 

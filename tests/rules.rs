@@ -25,6 +25,8 @@ fn rule_ids() -> Vec<String> {
     let ids: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
+        // Custom policies from ./policies are listed too; their tests are embedded in them.
+        .filter(|l| l.split_whitespace().nth(2) == Some("built-in"))
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_string)
         .collect();

@@ -21,6 +21,8 @@ pub struct Endpoint {
     pub engine: EngineHint,
     /// Login user, when written.
     pub user: Option<String>,
+    /// Database name, when written.
+    pub database: Option<String>,
     /// Query / key-value parameters (lower-case keys), for stacks that read pool settings
     /// from the URL (`pool_max_conns`, `connection_limit`, `Maximum Pool Size`).
     pub params: Vec<(String, String)>,
@@ -143,10 +145,22 @@ fn parse_url(v: &str) -> Option<Endpoint> {
             .find(|(k, _)| k == "user")
             .map(|(_, v)| v.clone())
     });
+    let database = after
+        .strip_prefix('/')
+        .map(|p| p.split(['?', '#']).next().unwrap_or(p))
+        .filter(|d| !d.is_empty())
+        .map(percent_decode)
+        .or_else(|| {
+            params
+                .iter()
+                .find(|(k, _)| k == "dbname")
+                .map(|(_, v)| v.clone())
+        });
     Some(Endpoint {
         hosts,
         engine,
         user,
+        database,
         params,
     })
 }
@@ -256,10 +270,15 @@ fn parse_keyvalue(v: &str) -> Option<Endpoint> {
         .iter()
         .find(|(k, _)| k == "user")
         .map(|(_, v)| v.clone());
+    let database = params
+        .iter()
+        .find(|(k, _)| k == "dbname")
+        .map(|(_, v)| v.clone());
     Some(Endpoint {
         hosts,
         engine: EngineHint::Postgres,
         user,
+        database,
         params,
     })
 }
@@ -304,10 +323,15 @@ fn parse_adonet(v: &str) -> Option<Endpoint> {
             )
         })
         .map(|(_, v)| v.clone());
+    let database = params
+        .iter()
+        .find(|(k, _)| matches!(k.as_str(), "database" | "initial catalog" | "db"))
+        .map(|(_, v)| v.clone());
     Some(Endpoint {
         hosts,
         engine,
         user,
+        database,
         params,
     })
 }

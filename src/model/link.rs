@@ -57,22 +57,33 @@ struct Found {
     what: String,
 }
 
-/// Database a link resolves to.
+/// Where a link resolves to.
 enum Target {
     Database(usize),
+    Pooler(usize),
     Unresolved(String),
 }
 
+/// A resolved destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dest {
+    Db(usize),
+    Pooler(usize),
+}
+
 /// Links every non-server workload to the databases it reaches.
+#[allow(clippy::too_many_arguments)]
 pub fn link(
     files: &[LoadedFile],
     db: &SourceDb,
     idx: &Index,
     ops: &Operators,
     workloads: &[Source],
+    pooler_workloads: &[usize],
     config: &Config,
     model: &mut Model,
 ) {
+    link_poolers(idx, config, model);
     let root = config
         .file
         .map(|f| {
@@ -88,7 +99,7 @@ pub fn link(
         .filter_map(|d| d.server_workload)
         .collect();
     for w in workloads {
-        if servers.contains(&w.index) {
+        if servers.contains(&w.index) || pooler_workloads.contains(&w.index) {
             continue;
         }
         link_workload(files, db, idx, ops, w, config, &root, model);
@@ -156,7 +167,7 @@ fn link_workload(
     }
     let attached = mounts::attached(&attach, root, files, &mut model.diagnostics, &wid);
 
-    let mut demands: Vec<(usize, ContainerDemand)> = Vec::new();
+    let mut demands: Vec<(Dest, ContainerDemand)> = Vec::new();
     let mut unresolved_any = false;
     let mut first_main: Option<(ContainerDemand, bool)> = None;
     let containers = containers_of(w.pod_spec);
@@ -194,13 +205,25 @@ fn link_workload(
                 }
             }
         }
-        // Resolve every endpoint; one demand per distinct database.
-        let mut targets: Vec<(usize, Span)> = Vec::new();
+        // Resolve every endpoint; one demand per distinct database or pooler.
+        let mut targets: Vec<(Dest, Span)> = Vec::new();
         for f in &found {
             match resolve(&f.endpoint, ns, idx, config, model) {
                 Target::Database(d) => {
-                    if !targets.iter().any(|(t, _)| *t == d) {
-                        targets.push((d, f.span));
+                    if !targets.iter().any(|(t, _)| *t == Dest::Db(d)) {
+                        targets.push((Dest::Db(d), f.span));
+                    }
+                }
+                Target::Pooler(p) => {
+                    let pair = (
+                        f.endpoint.user.clone().unwrap_or_else(|| "?".into()),
+                        f.endpoint.database.clone().unwrap_or_else(|| "?".into()),
+                    );
+                    if !model.poolers[p].pairs.contains(&pair) {
+                        model.poolers[p].pairs.push(pair);
+                    }
+                    if !targets.iter().any(|(t, _)| *t == Dest::Pooler(p)) {
+                        targets.push((Dest::Pooler(p), f.span));
                     }
                 }
                 Target::Unresolved(host) => {
@@ -259,7 +282,17 @@ fn link_workload(
         for (d, span) in targets {
             demands.push((d, make(span)));
             if pool_max.is_none() && ann_conn.is_none() && cfg_conn.is_none() {
-                report_unknown_pool(model, &wid, &cname, span, d, unknown.clone());
+                let target = match d {
+                    Dest::Db(d) => model.databases[d].id.clone(),
+                    Dest::Pooler(p) => model.poolers[p].id.clone(),
+                };
+                let dbid = match d {
+                    Dest::Db(d) => Some(model.databases[d].id.clone()),
+                    Dest::Pooler(p) => model.poolers[p]
+                        .database
+                        .map(|d| model.databases[d].id.clone()),
+                };
+                report_unknown_pool(model, &wid, &cname, span, &target, dbid, unknown.clone());
             }
         }
     }
@@ -272,11 +305,20 @@ fn link_workload(
             Some(d) => {
                 if let Some((mut demand, _)) = first_main.clone() {
                     demand.endpoint = *span;
-                    if !demands.iter().any(|(x, _)| *x == d) {
+                    if !demands.iter().any(|(x, _)| *x == Dest::Db(d)) {
                         if demand.pool_max.is_none() && ann_conn.is_none() && cfg_conn.is_none() {
-                            report_unknown_pool(model, &wid, &demand.container, *span, d, None);
+                            let dbid = model.databases[d].id.clone();
+                            report_unknown_pool(
+                                model,
+                                &wid,
+                                &demand.container,
+                                *span,
+                                &dbid,
+                                Some(dbid.clone()),
+                                None,
+                            );
                         }
-                        demands.push((d, demand));
+                        demands.push((Dest::Db(d), demand));
                     }
                 }
             }
@@ -293,19 +335,78 @@ fn link_workload(
         }
     }
     let conn_override = ann_conn.or(cfg_conn);
-    let mut by_db: Vec<Client> = Vec::new();
+    let mut by_dest: Vec<(Dest, Client)> = Vec::new();
     for (d, demand) in demands {
-        match by_db.iter_mut().find(|c| c.database == d) {
-            Some(c) => c.containers.push(demand),
-            None => by_db.push(Client {
-                workload: w.index,
-                database: d,
-                containers: vec![demand],
-                conn_pod_override: conn_override.clone(),
-            }),
+        match by_dest.iter_mut().find(|(x, _)| *x == d) {
+            Some((_, c)) => c.containers.push(demand),
+            None => {
+                let (database, via) = match d {
+                    Dest::Db(d) => (d, None),
+                    Dest::Pooler(p) => (p, Some(p)),
+                };
+                by_dest.push((
+                    d,
+                    Client {
+                        workload: w.index,
+                        database,
+                        via,
+                        explain: None,
+                        containers: vec![demand],
+                        conn_pod_override: conn_override.clone(),
+                    },
+                ));
+            }
         }
     }
-    model.clients.extend(by_db);
+    for (d, c) in by_dest {
+        match d {
+            Dest::Db(_) => model.clients.push(c),
+            Dest::Pooler(p) => {
+                // Listed with the pooler's database (for the report), counted against the pooler.
+                if let Some(db) = model.poolers[p].database {
+                    model.clients.push(Client {
+                        database: db,
+                        ..c.clone()
+                    });
+                }
+                model.pooler_clients.push(c);
+            }
+        }
+    }
+}
+
+/// Resolves each pooler's upstream hosts to its database.
+fn link_poolers(idx: &Index, config: &Config, model: &mut Model) {
+    for p in 0..model.poolers.len() {
+        let ns = model.workloads[model.poolers[p].workload].namespace.clone();
+        let upstream = model.poolers[p].upstream.clone();
+        let mut unresolved = None;
+        for (host, span) in &upstream {
+            match resolve_host(host, &ns, idx, config, model, 0) {
+                Some(d) => {
+                    model.poolers[p].database = Some(d);
+                    break;
+                }
+                None => unresolved = unresolved.or(Some((host.clone(), *span))),
+            }
+        }
+        if model.poolers[p].database.is_some() {
+            continue;
+        }
+        let (host, span) = unresolved.unwrap_or_else(|| ("(none)".into(), model.poolers[p].span));
+        let id = model.poolers[p].id.clone();
+        model.diagnostics.push(
+            Diagnostic::new(
+                "unresolved-database",
+                Severity::Warning,
+                span,
+                format!("pooler {id} forwards to `{host}`, which matches no known database"),
+            )
+            .with_label("upstream")
+            .help("declare the database in poolguard.yaml (`databases: [{name, max_connections, hosts}]`)")
+            .workload(id),
+        );
+    }
 }
 
 fn report_unknown_pool(
@@ -313,10 +414,10 @@ fn report_unknown_pool(
     wid: &str,
     container: &str,
     span: Span,
-    d: usize,
+    target: &str,
+    dbid: Option<String>,
     unknown: Option<(Span, String)>,
 ) {
-    let dbid = model.databases[d].id.clone();
     let (span, why) = match unknown {
         Some((s, why)) => (s, why),
         None => (
@@ -324,18 +425,17 @@ fn report_unknown_pool(
             "no supported stack was recognised in its env, args or config files".to_string(),
         ),
     };
-    model.diagnostics.push(
-        Diagnostic::new(
-            "unresolved-pool-size",
-            Severity::Warning,
-            span,
-            format!("cannot tell how many connections container `{container}` of {wid} opens to {dbid}: {why}"),
-        )
-        .with_label("links to the database here")
-        .help("annotate the pod template with `poolguard.dev/pool-max: \"N\"` (and `poolguard.dev/processes`), or set `pool_max` under `workloads:` in poolguard.yaml")
-        .database(dbid)
-        .workload(wid),
-    );
+    let mut d = Diagnostic::new(
+        "unresolved-pool-size",
+        Severity::Warning,
+        span,
+        format!("cannot tell how many connections container `{container}` of {wid} opens to {target}: {why}"),
+    )
+    .with_label("links to the database here")
+    .help("annotate the pod template with `poolguard.dev/pool-max: \"N\"` (and `poolguard.dev/processes`), or set `pool_max` under `workloads:` in poolguard.yaml")
+    .workload(wid);
+    d.database = dbid;
+    model.diagnostics.push(d);
 }
 
 /// Containers with whether each is a classic init container. Native sidecars
@@ -404,6 +504,7 @@ fn endpoints_in_env(
                             hosts: vec![value.trim().to_ascii_lowercase()],
                             engine: endpoint::EngineHint::Unknown,
                             user: None,
+                            database: None,
                             params: Vec::new(),
                         },
                         span: v.span,
@@ -440,6 +541,9 @@ fn resolve(ep: &Endpoint, ns: &str, idx: &Index, config: &Config, model: &Model)
         return Target::Unresolved("(no host)".into());
     };
     for host in &ep.hosts {
+        if let Some(p) = resolve_pooler(host, ns, model) {
+            return Target::Pooler(p);
+        }
         if let Some(d) = resolve_host(host, ns, idx, config, model, 0) {
             return Target::Database(d);
         }
@@ -492,6 +596,19 @@ fn resolve_host(
         }
     }
     None
+}
+
+/// A pooler whose Service the host names.
+fn resolve_pooler(host: &str, ns: &str, model: &Model) -> Option<usize> {
+    endpoint::service_candidates(host, ns)
+        .iter()
+        .find_map(|cand| {
+            model.poolers.iter().position(|p| {
+                p.services
+                    .iter()
+                    .any(|(sns, sn)| *sns == cand.namespace && *sn == cand.name)
+            })
+        })
 }
 
 fn service<'a>(idx: &'a Index, ns: &str, name: &str) -> Option<&'a Object<'a>> {

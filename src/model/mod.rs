@@ -9,6 +9,7 @@ pub mod link;
 pub mod mounts;
 pub mod objects;
 pub mod operators;
+pub mod pooler;
 pub mod workload;
 
 use crate::config::{Config, Engine};
@@ -110,13 +111,18 @@ pub struct ContainerDemand {
     pub settings: Vec<crate::stacks::Setting>,
 }
 
-/// A workload's demand on one database.
+/// A workload's demand on one database (or, in [`Model::pooler_clients`], on one pooler).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Client {
     /// Index into [`Model::workloads`].
     pub workload: usize,
-    /// Index into [`Model::databases`].
+    /// Index into [`Model::databases`] (into [`Model::poolers`] in `pooler_clients`).
     pub database: usize,
+    /// The pooler it goes through: such clients are listed with the database but count
+    /// against the pooler's client limit, not the database.
+    pub via: Option<usize>,
+    /// How `conn_pod_override` was computed, when it was (poolers).
+    pub explain: Option<String>,
     /// Per-container demands.
     pub containers: Vec<ContainerDemand>,
     /// `poolguard.dev/connections-per-pod` or config `connections_per_pod`.
@@ -128,11 +134,11 @@ pub struct Client {
 pub enum DatabaseSource {
     /// Declared in `poolguard.yaml`.
     Declared,
-    /// A CloudNativePG `Cluster` (primary).
-    CnpgPrimary,
-    /// A CloudNativePG `Cluster`'s replicas (`-ro`/`-r` services); capacity is per replica
+    /// An operator cluster's primary (CloudNativePG, Zalando, Crunchy).
+    OperatorPrimary,
+    /// An operator cluster's replicas (`-ro`, `-repl`, `-replicas` services); capacity is per replica
     /// and all read-only demand is counted against one, conservatively.
-    CnpgReplicas,
+    OperatorReplicas,
     /// A StatefulSet/Deployment running a database server image.
     ServerWorkload,
 }
@@ -169,6 +175,37 @@ impl Database {
     }
 }
 
+/// A connection pooler (PgBouncer and operator-managed poolers).
+#[derive(Clone, Debug)]
+pub struct Pooler {
+    /// Id (its workload's id).
+    pub id: String,
+    /// `pgbouncer`, `cnpg-pooler`, `zalando-pooler`, `pgo-pgbouncer`.
+    pub kind: &'static str,
+    /// Its own workload (replicas and strategy).
+    pub workload: usize,
+    /// The database it routes to, once resolved.
+    pub database: Option<usize>,
+    /// Service names (namespace, name) that reach it.
+    pub services: Vec<(String, String)>,
+    /// Where it is defined.
+    pub span: Span,
+    /// Upstream hosts it connects to, with where they are written.
+    pub upstream: Vec<(String, Span)>,
+    /// `default_pool_size`.
+    pub default_pool_size: Fact,
+    /// `reserve_pool_size`.
+    pub reserve_pool_size: Fact,
+    /// `max_client_conn` (per pooler process).
+    pub max_client_conn: Fact,
+    /// `max_db_connections`, when set.
+    pub max_db_connections: Option<Fact>,
+    /// A total for the whole pooler (Zalando `maxDBConnections`), overriding the formula.
+    pub total: Option<Fact>,
+    /// (user, database) pairs its clients log in with; unknown parts are `?`.
+    pub pairs: Vec<(String, String)>,
+}
+
 /// The whole model.
 #[derive(Debug, Default)]
 pub struct Model {
@@ -183,6 +220,10 @@ pub struct Model {
     pub diagnostics: Vec<Diagnostic>,
     /// `poolguard.dev/ignore` annotations on objects.
     pub suppressions: Vec<crate::diag::suppress::Annotation>,
+    /// Connection poolers.
+    pub poolers: Vec<Pooler>,
+    /// Workload → pooler demands (`database` is the pooler's index).
+    pub pooler_clients: Vec<Client>,
 }
 
 /// Annotation that suppresses findings on an object (SPEC §8).
@@ -213,7 +254,18 @@ pub fn build(files: &[LoadedFile], db: &mut SourceDb, config: &Config) -> Model 
     database::declared(config, &mut model);
     let workloads = workload::collect(&idx, config, &mut model);
     database::servers(&idx, &workloads, db, &mut model);
-    link::link(files, db, &idx, &ops, &workloads, config, &mut model);
+    let pooler_workloads = pooler::discover(&idx, &workloads, db, config, &mut model);
+    link::link(
+        files,
+        db,
+        &idx,
+        &ops,
+        &workloads,
+        &pooler_workloads,
+        config,
+        &mut model,
+    );
+    pooler::finish(&mut model);
     narrow_spans(&mut model, db);
     model
 }
@@ -238,7 +290,18 @@ fn narrow_spans(model: &mut Model, db: &SourceDb) {
         d.reserved_connections.iter_mut().for_each(fix);
         d.headroom.iter_mut().for_each(fix);
     }
-    for c in &mut model.clients {
+    for p in &mut model.poolers {
+        fix(&mut p.default_pool_size);
+        fix(&mut p.reserve_pool_size);
+        fix(&mut p.max_client_conn);
+        p.max_db_connections.iter_mut().for_each(fix);
+        p.total.iter_mut().for_each(fix);
+    }
+    for c in model
+        .clients
+        .iter_mut()
+        .chain(model.pooler_clients.iter_mut())
+    {
         c.conn_pod_override.iter_mut().for_each(fix);
         for k in &mut c.containers {
             k.pool_max.iter_mut().for_each(fix);

@@ -38,11 +38,191 @@ pub fn param(params: Option<&Node>, key: &str) -> Option<Fact> {
 pub fn discover(idx: &Index, model: &mut Model) -> Operators {
     let mut ops = Operators::default();
     for o in &idx.objects {
-        if o.kind == "Cluster" && o.group() == "postgresql.cnpg.io" {
-            cnpg_cluster(o, model, &mut ops);
+        match (o.kind, o.group()) {
+            ("Cluster", "postgresql.cnpg.io") => cnpg_cluster(o, model, &mut ops),
+            ("postgresql", "acid.zalan.do") => zalando(o, model, &mut ops),
+            ("PostgresCluster", "postgres-operator.crunchydata.com") => crunchy(o, model, &mut ops),
+            _ => {}
         }
     }
     ops
+}
+
+/// A primary and a replicas bucket for an operator cluster.
+fn push_cluster(
+    o: &Object,
+    model: &mut Model,
+    params: Option<&Node>,
+    primary: Vec<String>,
+    replica: Vec<String>,
+    default_max: Fact,
+) {
+    let max_connections = param(params, "max_connections").unwrap_or(default_max);
+    let superuser_reserved = param(params, "superuser_reserved_connections")
+        .unwrap_or_else(|| Fact::default(3, "PostgreSQL superuser_reserved_connections default"));
+    let ns = o.namespace.to_string();
+    let base = Database {
+        id: format!("{ns}/{}", o.name),
+        engine: Engine::Postgres,
+        span: o.name_span,
+        max_connections,
+        superuser_reserved,
+        reserved_connections: param(params, "reserved_connections"),
+        headroom: None,
+        source: DatabaseSource::OperatorPrimary,
+        services: primary.into_iter().map(|s| (ns.clone(), s)).collect(),
+        server_workload: None,
+    };
+    let mut replicas = base.clone();
+    replicas.id = format!("{ns}/{}-ro", o.name);
+    replicas.source = DatabaseSource::OperatorReplicas;
+    replicas.services = replica.into_iter().map(|s| (ns.clone(), s)).collect();
+    model.databases.push(base);
+    model.databases.push(replicas);
+}
+
+/// Zalando `postgresql`: service `<cluster>` (primary) and `<cluster>-repl` (replicas);
+/// Secrets `<user>.<cluster>.credentials.postgresql.acid.zalan.do` hold only credentials.
+fn zalando(o: &Object, model: &mut Model, ops: &mut Operators) {
+    let params = o.node.path(&["spec", "postgresql", "parameters"]);
+    push_cluster(
+        o,
+        model,
+        params,
+        vec![o.name.to_string()],
+        vec![format!("{}-repl", o.name)],
+        Fact::default(100, "Spilo/Patroni max_connections default"),
+    );
+    let users: Vec<&str> = crate::model::objects::string_map(o.node.path(&["spec", "users"]))
+        .into_iter()
+        .map(|(u, _)| u)
+        .collect();
+    for user in users.into_iter().chain(["postgres"]) {
+        let mut data = Data {
+            secret: true,
+            span: o.name_span,
+            ..Data::default()
+        };
+        for (k, v) in [("username", Some(user.to_string())), ("password", None)] {
+            data.entries.push((
+                k.to_string(),
+                DataValue {
+                    text: v,
+                    span: o.name_span,
+                    literal: None,
+                },
+            ));
+        }
+        ops.secrets.push(GeneratedSecret {
+            namespace: o.namespace.to_string(),
+            name: format!("{user}.{}.credentials.postgresql.acid.zalan.do", o.name),
+            data,
+            superuser: user == "postgres",
+        });
+    }
+}
+
+/// Crunchy PGO `PostgresCluster`: service `<cluster>-primary` (and `-replicas`); Secrets
+/// `<cluster>-pguser-<user>` with host, port, dbname, user, uri, jdbc-uri (and the PgBouncer
+/// host and uri when the proxy is enabled).
+fn crunchy(o: &Object, model: &mut Model, ops: &mut Operators) {
+    let params = o
+        .node
+        .path(&[
+            "spec",
+            "patroni",
+            "dynamicConfiguration",
+            "postgresql",
+            "parameters",
+        ])
+        .or_else(|| o.node.path(&["spec", "config", "parameters"]));
+    push_cluster(
+        o,
+        model,
+        params,
+        vec![format!("{}-primary", o.name)],
+        vec![format!("{}-replicas", o.name)],
+        Fact::default(100, "PostgreSQL max_connections default"),
+    );
+    let ns = o.namespace;
+    let proxy = o.node.path(&["spec", "proxy", "pgBouncer"]).is_some();
+    let mut users: Vec<(String, String)> = o
+        .node
+        .path(&["spec", "users"])
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|u| {
+            let name = u.get("name")?.as_str()?.to_string();
+            let db = u
+                .get("databases")
+                .and_then(Node::as_seq)
+                .and_then(|d| d.first())
+                .and_then(Node::as_str)
+                .unwrap_or(&name)
+                .to_string();
+            Some((name, db))
+        })
+        .collect();
+    if users.is_empty() {
+        users.push((o.name.to_string(), o.name.to_string()));
+    }
+    for (user, db) in users {
+        let host = format!("{}-primary.{ns}.svc", o.name);
+        let mut entries = vec![
+            ("user", Some(user.clone())),
+            ("password", None),
+            ("host", Some(host.clone())),
+            ("port", Some("5432".to_string())),
+            ("dbname", Some(db.clone())),
+            (
+                "uri",
+                Some(format!("postgresql://{user}:****@{host}:5432/{db}")),
+            ),
+            (
+                "jdbc-uri",
+                Some(format!(
+                    "jdbc:postgresql://{host}:5432/{db}?password=****&user={user}"
+                )),
+            ),
+        ];
+        if proxy {
+            let pgb = format!("{}-pgbouncer.{ns}.svc", o.name);
+            entries.push(("pgbouncer-host", Some(pgb.clone())));
+            entries.push(("pgbouncer-port", Some("5432".to_string())));
+            entries.push((
+                "pgbouncer-uri",
+                Some(format!("postgresql://{user}:****@{pgb}:5432/{db}")),
+            ));
+            entries.push((
+                "pgbouncer-jdbc-uri",
+                Some(format!(
+                    "jdbc:postgresql://{pgb}:5432/{db}?password=****&prepareThreshold=0&user={user}"
+                )),
+            ));
+        }
+        let mut data = Data {
+            secret: true,
+            span: o.name_span,
+            ..Data::default()
+        };
+        for (k, v) in entries {
+            data.entries.push((
+                k.to_string(),
+                DataValue {
+                    text: v,
+                    span: o.name_span,
+                    literal: None,
+                },
+            ));
+        }
+        ops.secrets.push(GeneratedSecret {
+            namespace: ns.to_string(),
+            name: format!("{}-pguser-{user}", o.name),
+            data,
+            superuser: user == "postgres",
+        });
+    }
 }
 
 fn cnpg_cluster(o: &Object, model: &mut Model, ops: &mut Operators) {
@@ -67,13 +247,13 @@ fn cnpg_cluster(o: &Object, model: &mut Model, ops: &mut Operators) {
         superuser_reserved,
         reserved_connections,
         headroom: None,
-        source: DatabaseSource::CnpgPrimary,
+        source: DatabaseSource::OperatorPrimary,
         services: vec![(ns.clone(), format!("{name}-rw"))],
         server_workload: None,
     };
     let mut replicas = base.clone();
     replicas.id = format!("{ns}/{name}-ro");
-    replicas.source = DatabaseSource::CnpgReplicas;
+    replicas.source = DatabaseSource::OperatorReplicas;
     replicas.services = vec![(ns.clone(), format!("{name}-ro"))];
     // `-r` reaches any instance, the primary included; count it with the replicas when there
     // are replicas, else with the primary.

@@ -392,14 +392,6 @@ impl Validator<'_> {
             self.err(n.span, "`target` must be a mapping");
             return None;
         };
-        const TKEYS: &[&str] = &[
-            "entity",
-            "kind",
-            "apiVersion",
-            "namespace",
-            "labels",
-            "files",
-        ];
         for (k, _) in entries {
             let key = k.as_str().unwrap_or("");
             if !TARGET_KEYS.contains(&key) {

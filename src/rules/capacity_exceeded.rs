@@ -53,7 +53,7 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             chain::finding(RULE.id, RULE.severity, span, msg, m, b, Some(ci)).with_label(label);
         d = chain::with_chain(d, m, b, ci, span);
         d = d.note(chain::capacity_line(m, b));
-        for i in 0..b.clients.len() {
+        for i in (0..b.clients.len()).filter(|&i| b.clients[i].counted) {
             d = d.note(chain::client_line(m, b, i));
         }
         d = chain::with_fix(d, m, b, ci, ctx.config.scenario);

@@ -129,6 +129,9 @@ pub fn with_chain(
         }
     }
     // Pool per container.
+    if let Some(e) = &c.explain {
+        d = d.note(e.clone());
+    }
     match &c.conn_pod_override {
         Some(o) => d = operand(d, "connections per pod", o),
         None => {
@@ -194,7 +197,7 @@ pub fn capacity_line(model: &Model, b: &Budget) -> String {
 /// The client whose own rollout adds the most (the one that defines S1).
 pub fn tipping_rollout(b: &Budget) -> Option<usize> {
     (0..b.clients.len())
-        .filter(|&i| b.clients[i].peak().is_some())
+        .filter(|&i| b.clients[i].counted && b.clients[i].peak().is_some())
         .max_by_key(|&i| {
             (
                 b.clients[i].peak().unwrap_or(0) - b.clients[i].steady().unwrap_or(0),
@@ -206,7 +209,7 @@ pub fn tipping_rollout(b: &Budget) -> Option<usize> {
 /// The client with the largest steady share.
 pub fn largest_steady(b: &Budget) -> Option<usize> {
     (0..b.clients.len())
-        .filter(|&i| b.clients[i].steady().is_some())
+        .filter(|&i| b.clients[i].counted && b.clients[i].steady().is_some())
         .max_by_key(|&i| b.clients[i].steady())
 }
 

@@ -7,8 +7,11 @@ pub mod capacity_headroom_low;
 pub mod duplicate_key;
 pub mod ineffective_suppression;
 pub mod invalid_file;
+pub mod missing_acquire_timeout;
 pub mod pod_exceeds_capacity;
 pub mod policy_error;
+pub mod pool_min_exceeds_max;
+pub mod pooler_client_limit_exceeded;
 pub mod rollout_capacity_exceeded;
 pub mod suppression_without_reason;
 pub mod unbounded_pool;
@@ -53,6 +56,9 @@ pub static RULES: &[&Rule] = &[
     &capacity_headroom_low::RULE,
     &pod_exceeds_capacity::RULE,
     &unbounded_pool::RULE,
+    &pooler_client_limit_exceeded::RULE,
+    &pool_min_exceeds_max::RULE,
+    &missing_acquire_timeout::RULE,
     &unresolved_pool_size::RULE,
     &unresolved_database::RULE,
     &invalid_file::RULE,
@@ -66,9 +72,6 @@ pub static RULES: &[&Rule] = &[
 /// name them (so a shared `poolguard.yaml` stays valid); they never fire.
 pub const RESERVED: &[&str] = &[
     "cpu-dependent-pool-size",
-    "pooler-client-limit-exceeded",
-    "pool-min-exceeds-max",
-    "missing-acquire-timeout",
     "pool-below-concurrency",
     "cronjob-unbounded-overlap",
     "superuser-connection",

@@ -35,7 +35,9 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let m = ctx.model;
     for b in ctx.budgets {
         for (ci, n) in b.clients.iter().enumerate() {
-            let Some(conn) = n.conn_pod else { continue };
+            let Some(conn) = n.conn_pod.filter(|_| n.counted) else {
+                continue;
+            };
             let sev = if conn > b.capacity {
                 Severity::Error
             } else if conn * 2 >= b.capacity && conn > 0 {

@@ -78,7 +78,7 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             b.rollout.bounded
         ));
         d = d.note(chain::capacity_line(m, b));
-        for i in 0..b.clients.len() {
+        for i in (0..b.clients.len()).filter(|&i| b.clients[i].counted) {
             d = d.note(chain::client_line(m, b, i));
         }
         d = d.note("a rollback is another rollout with the same peak");
