@@ -30,9 +30,9 @@ pub fn config() -> Value {
     let database = object(
         json!({
             "name": string("Database id, used in findings and by `workloads[].database`."),
-            "engine": {"enum": ["postgres", "postgresql", "mysql", "mariadb"], "description": "Engine (default postgres)."},
+            "engine": {"enum": ["postgres", "postgresql", "mysql", "mariadb", "aurora-postgresql", "aurora-mysql"], "description": "Engine (default postgres); the aurora engines select AWS's documented Aurora tables for instance_class."},
             "max_connections": int("Server max_connections (default: the engine's, postgres 100, mysql 151).", 1),
-            "instance_class": string("Managed instance class (not supported by this version: declare max_connections)."),
+            "instance_class": string("Managed instance class (db.r6g.large, Standard_D2s_v3): max_connections from the provider's documented table, else its formula (an estimate, said so in findings)."),
             "reserved": int("Slots reserved for superusers and reserved roles (default: postgres 3, mysql 0).", 0),
             "headroom": int("Slots kept free for admins, monitoring, migrations (default 0).", 0),
             "hosts": strings("Host globs that link endpoints to this database."),

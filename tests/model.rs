@@ -458,3 +458,62 @@ spec:
     assert_eq!(db["max_connections"], 80);
     assert_eq!(db["clients"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn managed_databases_by_instance_class_say_where_the_number_comes_from() {
+    let cfg = "databases:
+  - name: aurora
+    engine: aurora-postgresql
+    instance_class: db.r6g.large
+    hosts: [\"aurora.example.com\"]
+  - name: rds
+    engine: postgres
+    instance_class: db.m5.large
+    hosts: [\"rds.example.com\"]
+  - name: azure
+    instance_class: Standard_B2s
+    hosts: [\"azure.example.com\"]
+";
+    let v = check(&repo(&[("poolguard.yaml", cfg)]));
+    let db = |id: &str| {
+        v["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            db("aurora")["max_connections"].as_i64(),
+            db("aurora")["capacity"].as_i64()
+        ),
+        (Some(1722), Some(1719))
+    );
+    // 8 GiB: LEAST(8 GiB / 9531392, 5000) = 901.2 nominal, 95 % = 856 (an estimate).
+    assert_eq!(db("rds")["max_connections"], 856);
+    // Azure reserves 15 of 429.
+    assert_eq!(
+        (
+            db("azure")["max_connections"].as_i64(),
+            db("azure")["capacity"].as_i64()
+        ),
+        (Some(429), Some(414))
+    );
+    let dir = repo(&[(
+        "poolguard.yaml",
+        "databases:\n  - name: x\n    instance_class: db.q1.huge\n",
+    )]);
+    let out = Command::cargo_bin("poolguard")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["check", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("poolguard.yaml:3:21: unknown instance_class `db.q1.huge`")
+    );
+}

@@ -1,6 +1,8 @@
 //! `poolguard.yaml`: read into a spanned tree, then validated into [`Config`], reporting every
 //! problem with file:line at once.
 
+pub mod instances;
+
 use globset::{Glob, GlobMatcher};
 
 use crate::parse::{self, Format, Limits, Node};
@@ -421,13 +423,25 @@ fn read_databases(v: &mut Validator, val: &Node, cfg: &mut Config) {
             hosts: Vec::new(),
         };
         let mut instance_class = None;
+        let mut aurora = false;
         for (k, val) in entries {
             match k.as_str().unwrap_or("") {
                 "name" => d.name = v.string(val, "name").unwrap_or_default(),
                 "engine" => match val.as_str() {
                     Some("postgres" | "postgresql") => d.engine = Engine::Postgres,
                     Some("mysql" | "mariadb") => d.engine = Engine::Mysql,
-                    _ => v.err(val.span, "engine must be postgres or mysql"),
+                    Some("aurora-postgresql") => {
+                        d.engine = Engine::Postgres;
+                        aurora = true;
+                    }
+                    Some("aurora-mysql") => {
+                        d.engine = Engine::Mysql;
+                        aurora = true;
+                    }
+                    _ => v.err(
+                        val.span,
+                        "engine must be postgres, mysql, mariadb, aurora-postgresql or aurora-mysql",
+                    ),
                 },
                 "max_connections" => d.max_connections = v.int(val, "max_connections", 1),
                 "instance_class" => instance_class = Some(val),
@@ -449,10 +463,26 @@ fn read_databases(v: &mut Validator, val: &Node, cfg: &mut Config) {
             if d.max_connections.is_some() {
                 v.err(ic.span, "give max_connections or instance_class, not both");
             } else {
-                v.err(
-                    ic.span,
-                    "instance_class is not supported by this version; declare max_connections",
-                );
+                let class = ic.as_str().unwrap_or("");
+                match instances::lookup(class, d.engine, aurora) {
+                    Some(m) => {
+                        d.max_connections =
+                            Some(crate::report::Fact::default(m.max_connections, m.source));
+                        if m.provider_reserved > 0 && d.reserved.is_none() {
+                            d.reserved = Some(crate::report::Fact::default(
+                                m.provider_reserved,
+                                "connections the provider reserves for replication and monitoring",
+                            ));
+                        }
+                    }
+                    None => v.err(
+                        ic.span,
+                        format!(
+                            "unknown instance_class `{class}` for {}: declare max_connections",
+                            d.engine.as_str()
+                        ),
+                    ),
+                }
             }
         }
         if d.name.is_empty() {

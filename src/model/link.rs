@@ -205,6 +205,7 @@ fn link_workload(
                 }
             }
         }
+        let superuser = superuser_login(&env, &found, &ops.secrets);
         // Resolve every endpoint; one demand per distinct database or pooler.
         let mut targets: Vec<(Dest, Span)> = Vec::new();
         for f in &found {
@@ -275,6 +276,7 @@ fn link_workload(
                 .as_ref()
                 .map(|p| p.settings.clone())
                 .unwrap_or_default(),
+            superuser: superuser.clone(),
         };
         if !init && first_main.is_none() {
             first_main = Some((make(cspan), pool.is_some()));
@@ -373,6 +375,33 @@ fn link_workload(
             }
         }
     }
+}
+
+/// Whether a container logs in as a superuser: `postgres`/`root` in an endpoint, or
+/// credentials from an operator's superuser Secret (CNPG `-superuser`, Zalando `postgres.…`).
+fn superuser_login(
+    env: &Env,
+    found: &[Found],
+    generated: &[super::operators::GeneratedSecret],
+) -> Option<(Span, String)> {
+    for f in found {
+        if let Some(u) = &f.endpoint.user
+            && (u == "postgres" || u == "root")
+        {
+            return Some((f.span, format!("{} logs in as `{u}`", f.what)));
+        }
+    }
+    for v in &env.vars {
+        if let Some(name) = &v.secret_name
+            && generated.iter().any(|g| g.superuser && &g.name == name)
+        {
+            return Some((
+                v.span,
+                format!("`{}` comes from the superuser Secret `{name}`", v.name),
+            ));
+        }
+    }
+    None
 }
 
 /// Resolves each pooler's upstream hosts to its database.

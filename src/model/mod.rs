@@ -88,6 +88,9 @@ pub struct Workload {
     pub strategy: Strategy,
     /// Why the pod count has no bound (DaemonSet without a node count), if so.
     pub unbounded: Option<(Span, String)>,
+    /// For a CronJob that may overlap itself without bound (`concurrencyPolicy: Allow`, the
+    /// default, and no `activeDeadlineSeconds`): where that is decided.
+    pub cron_overlap: Option<Span>,
 }
 
 /// A container's demand on one database.
@@ -109,6 +112,8 @@ pub struct ContainerDemand {
     pub endpoint: Span,
     /// Other pool settings the stack read (for rules beyond the maximum).
     pub settings: Vec<crate::stacks::Setting>,
+    /// Where the container logs in as a superuser, if it does (and why we think so).
+    pub superuser: Option<(Span, String)>,
 }
 
 /// A workload's demand on one database (or, in [`Model::pooler_clients`], on one pooler).

@@ -180,6 +180,7 @@ fn synthetic_workload(
             },
         },
         unbounded: None,
+        cron_overlap: None,
     });
     i
 }

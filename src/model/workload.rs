@@ -113,6 +113,7 @@ fn workload(o: &Object, spec: Option<&Node>, idx: &Index, config: &Config) -> Wo
         autoscaler,
         strategy,
         unbounded,
+        cron_overlap: cron_overlap(o, spec),
     }
 }
 
@@ -253,4 +254,21 @@ fn autoscaler(o: &Object, idx: &Index) -> Option<Autoscaler> {
         });
     }
     found
+}
+
+/// A CronJob whose runs may pile up: `concurrencyPolicy: Allow` (the default) with no
+/// `activeDeadlineSeconds` to end a run.
+fn cron_overlap(o: &Object, spec: Option<&Node>) -> Option<crate::source::Span> {
+    if o.kind != "CronJob" {
+        return None;
+    }
+    let policy = spec.and_then(|s| s.get("concurrencyPolicy"));
+    if policy.and_then(Node::as_str).is_some_and(|p| p != "Allow") {
+        return None;
+    }
+    let deadline = spec.and_then(|s| s.path(&["jobTemplate", "spec", "activeDeadlineSeconds"]));
+    if deadline.is_some() {
+        return None;
+    }
+    Some(policy.map_or(o.name_span, |p| p.span))
 }

@@ -4,6 +4,7 @@ mod chain;
 
 pub mod capacity_exceeded;
 pub mod capacity_headroom_low;
+pub mod cronjob_unbounded_overlap;
 pub mod duplicate_key;
 pub mod ineffective_suppression;
 pub mod invalid_file;
@@ -13,6 +14,7 @@ pub mod policy_error;
 pub mod pool_min_exceeds_max;
 pub mod pooler_client_limit_exceeded;
 pub mod rollout_capacity_exceeded;
+pub mod superuser_connection;
 pub mod suppression_without_reason;
 pub mod unbounded_pool;
 pub mod unresolved_database;
@@ -59,6 +61,8 @@ pub static RULES: &[&Rule] = &[
     &pooler_client_limit_exceeded::RULE,
     &pool_min_exceeds_max::RULE,
     &missing_acquire_timeout::RULE,
+    &cronjob_unbounded_overlap::RULE,
+    &superuser_connection::RULE,
     &unresolved_pool_size::RULE,
     &unresolved_database::RULE,
     &invalid_file::RULE,
@@ -70,12 +74,7 @@ pub static RULES: &[&Rule] = &[
 
 /// Rule ids reserved by the specification that this version does not check yet. Config may
 /// name them (so a shared `poolguard.yaml` stays valid); they never fire.
-pub const RESERVED: &[&str] = &[
-    "cpu-dependent-pool-size",
-    "pool-below-concurrency",
-    "cronjob-unbounded-overlap",
-    "superuser-connection",
-];
+pub const RESERVED: &[&str] = &["cpu-dependent-pool-size", "pool-below-concurrency"];
 
 /// Looks a rule up by id.
 pub fn get(id: &str) -> Option<&'static Rule> {
