@@ -185,6 +185,7 @@ fn link_workload(
             args: &args,
             files: &cfiles,
             image,
+            node_cpus: config.node_cpus.clone(),
         };
         let pool = stacks::detect(&ctx);
         let mut found = endpoints_in_env(

@@ -1,7 +1,17 @@
 //! Per-framework pool extraction. Each stack is one file with one [`Stack`] entry in
 //! [`STACKS`]; the first stack that recognises a container supplies its pool size.
 
+pub mod common;
+pub mod ecto;
 pub mod hikari;
+pub mod micronaut;
+pub mod npgsql;
+pub mod pgx;
+pub mod phpfpm;
+pub mod prisma;
+pub mod python;
+pub mod quarkus;
+pub mod rails;
 
 use crate::model::env::Env;
 use crate::model::mounts::ConfigFile;
@@ -27,6 +37,8 @@ pub struct Ctx<'a> {
     pub files: &'a [ConfigFile],
     /// Container image.
     pub image: &'a str,
+    /// CPUs per node (`nodes.cpus` in poolguard.yaml), for CPU-count defaults.
+    pub node_cpus: Option<Fact>,
 }
 
 /// A database endpoint a stack found in its own configuration (not in plain env).
@@ -91,8 +103,21 @@ pub struct Stack {
     pub detect: fn(&Ctx) -> Option<Pool>,
 }
 
-/// Every built-in stack, tried in order.
-pub static STACKS: &[&Stack] = &[&hikari::STACK];
+/// Every built-in stack, tried in order: specific detectors before generic ones. Quarkus and
+/// Micronaut come before Spring because Spring also claims any JVM container with a JDBC URL
+/// or an `application.*` file; they only claim containers with their own keys or env.
+pub static STACKS: &[&Stack] = &[
+    &quarkus::STACK,
+    &micronaut::STACK,
+    &hikari::STACK,
+    &rails::STACK,
+    &ecto::STACK,
+    &phpfpm::STACK,
+    &npgsql::STACK,
+    &prisma::STACK,
+    &pgx::STACK,
+    &python::STACK,
+];
 
 /// The first stack that recognises the container.
 pub fn detect(ctx: &Ctx) -> Option<Pool> {
