@@ -384,3 +384,47 @@ fn php_fpm_expands_env_in_the_pool_file() {
         finding: None,
     });
 }
+
+#[test]
+fn pgx_without_pool_max_conns_uses_the_declared_node_cpus() {
+    let v = check_json("fixtures/stacks/pgx/cpu-default", 0);
+    let db = database(&v, "ledger/ledger-db");
+    assert_eq!(sums(db), (97, 48, 64, 64));
+    assert_eq!(
+        clients(db),
+        vec![c("ledger/Deployment/ledger-api", 3, 4, 16)]
+    );
+    // Only the CPU-dependence itself may be reported.
+    for (rule, ..) in findings(&v) {
+        assert_eq!(rule, "cpu-dependent-pool-size", "{v}");
+    }
+}
+
+#[test]
+fn pgx_without_pool_max_conns_or_node_cpus_is_not_guessed() {
+    let v = check_json("fixtures/stacks/pgx/cpu-unknown", 0);
+    let db = database(&v, "ledger/ledger-db");
+    assert!(db["steady"].is_null() && db["rollout"].is_null(), "{db}");
+    assert_eq!(db["status"], "warning");
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "unresolved-pool-size")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(f["path"], "fixtures/stacks/pgx/cpu-unknown/ledger-api.yaml");
+    assert_eq!(f["line"], 23);
+    assert!(
+        f["message"].as_str().unwrap().contains("pool_max_conns"),
+        "{f}"
+    );
+    for (rule, ..) in findings(&v) {
+        assert!(
+            matches!(
+                rule.as_str(),
+                "unresolved-pool-size" | "cpu-dependent-pool-size"
+            ),
+            "{v}"
+        );
+    }
+}

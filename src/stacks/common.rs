@@ -262,8 +262,14 @@ pub fn setting(kind: SettingKind, value: i64, span: Span, what: &str) -> Setting
     }
 }
 
-/// The `CpuDependentDefault` marker: `value` is the default as far as it can be computed.
-pub fn cpu_dependent(value: Fact, what: &str) -> Setting {
+/// The `CpuDependentDefault` marker. `value` is the default as far as it can be computed: from
+/// the declared node CPUs it is placed at `at` (the DSN or command that lacks an explicit
+/// size, where the fix goes); without them it stays a documented lower bound.
+pub fn cpu_dependent(value: Fact, what: &str, at: Option<Span>) -> Setting {
+    let value = match (value.span(), at) {
+        (Some(_), Some(at)) => Fact::at(value.value, at),
+        _ => value,
+    };
     Setting {
         kind: SettingKind::CpuDependentDefault,
         value,

@@ -77,6 +77,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
     let mut unknown = None;
     let mut settings = Vec::new();
     let mut cpu_default = false;
+    let mut cpu_at = None;
     for d in &chosen {
         let param = |k: &str| d.params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v);
         match param("pool_max_conns") {
@@ -90,6 +91,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
             }
             None => {
                 cpu_default = true;
+                cpu_at.get_or_insert(d.span);
                 match cpu_pool(ctx) {
                     Some(f) => pools.push(f),
                     None => {
@@ -129,7 +131,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
     if cpu_default {
         let value =
             cpu_pool(ctx).unwrap_or_else(|| Fact::default(4, "pgxpool default: at least 4"));
-        settings.push(common::cpu_dependent(value, CPU_WHAT));
+        settings.push(common::cpu_dependent(value, CPU_WHAT, cpu_at));
     }
     Some(Pool {
         stack: "pgx",
@@ -187,7 +189,10 @@ mod tests {
         let fx = Fx::new().env("DATABASE_URL", url).cpus(16);
         let p = detect(&fx.ctx()).unwrap();
         assert_eq!(p.pool_max.unwrap().value, 16);
-        assert_eq!(p.settings[0].kind, SettingKind::CpuDependentDefault);
+        let s = &p.settings[0];
+        assert_eq!(s.kind, SettingKind::CpuDependentDefault);
+        // The marker sits on the DSN that lacks `pool_max_conns`, where the fix goes.
+        assert_eq!((s.value.value, fx.origin(&s.value).as_str()), (16, url));
         let fx = Fx::new().env("DATABASE_URL", url).cpus(2);
         assert_eq!(detect(&fx.ctx()).unwrap().pool_max.unwrap().value, 4);
     }

@@ -59,6 +59,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
     let mut unknown = None;
     let mut settings = Vec::new();
     let mut cpu_default = chosen.is_empty();
+    let mut cpu_at = None;
     for (name, span, params) in &chosen {
         let param = |k: &str| params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v);
         match param("connection_limit") {
@@ -70,6 +71,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
             },
             None => {
                 cpu_default = true;
+                cpu_at.get_or_insert(*span);
                 match cpu_pool(ctx) {
                     Some(f) => pools.push(f),
                     None => {
@@ -104,7 +106,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
     if cpu_default {
         let value = cpu_pool(ctx)
             .unwrap_or_else(|| Fact::default(3, "Prisma default 2 × CPUs + 1: at least 3"));
-        settings.push(common::cpu_dependent(value, CPU_WHAT));
+        settings.push(common::cpu_dependent(value, CPU_WHAT, cpu_at));
     }
     let words = common::words(ctx.args);
     let (processes, proc_unknown) = pm2_instances(ctx, &words, &mut settings);
@@ -164,13 +166,14 @@ pub fn pm2_instances(
                 Some(s) if minus == 0 => Fact::at(n, s),
                 _ => Fact::default(n, "pm2 -i: CPUs of the node"),
             };
-            settings.push(common::cpu_dependent(f.clone(), what));
+            settings.push(common::cpu_dependent(f.clone(), what, Some(span)));
             (f, None)
         }
         None => {
             settings.push(common::cpu_dependent(
                 Fact::default(1, "pm2 -i max: the CPU count"),
                 what,
+                None,
             ));
             (
                 one,

@@ -352,13 +352,18 @@ fn celery(
             let what = "celery worker --concurrency default (CPU count)";
             match &ctx.node_cpus {
                 Some(cpus) => {
-                    settings.push(common::cpu_dependent(cpus.clone(), what));
+                    settings.push(common::cpu_dependent(
+                        cpus.clone(),
+                        what,
+                        Some(words[i].span),
+                    ));
                     (add_beat(cpus.clone()), None)
                 }
                 None => {
                     settings.push(common::cpu_dependent(
                         Fact::default(1, "Celery concurrency default: the CPU count"),
                         what,
+                        None,
                     ));
                     (
                         Fact::default(1, "Celery concurrency default: the CPU count"),

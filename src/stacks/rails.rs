@@ -531,13 +531,14 @@ fn processes(ctx: &Ctx, words: &[Word]) -> (Fact, Vec<Setting>, Option<(Span, St
         let what = format!("{what}=auto (Puma workers = CPU count)");
         return match &ctx.node_cpus {
             Some(c) => {
-                settings.push(common::cpu_dependent(c.clone(), &what));
+                settings.push(common::cpu_dependent(c.clone(), &what, Some(span)));
                 (c.clone(), settings, None)
             }
             None => {
                 settings.push(common::cpu_dependent(
                     Fact::default(1, "Puma workers auto: CPU count"),
                     &what,
+                    None,
                 ));
                 (
                     Fact::default(1, "Puma workers auto: CPU count"),
