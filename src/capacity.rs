@@ -192,7 +192,7 @@ pub fn client_numbers(model: &Model, i: usize) -> ClientNumbers {
 
 /// Budgets of every database that has clients or was found in the manifests.
 pub fn evaluate(model: &Model, config: &Config) -> Vec<Budget> {
-    let mut out = Vec::new();
+    let mut out: Vec<Budget> = Vec::new();
     for (di, d) in model.databases.iter().enumerate() {
         let mut clients: Vec<ClientNumbers> = model
             .clients
@@ -202,6 +202,12 @@ pub fn evaluate(model: &Model, config: &Config) -> Vec<Budget> {
             .map(|(i, _)| client_numbers(model, i))
             .collect();
         if clients.is_empty() && d.source == crate::model::DatabaseSource::OperatorReplicas {
+            continue;
+        }
+        dedupe_by_workload_id(model, &mut clients);
+        // A database defined again (kustomize overlays, copies) gets its clients through the
+        // first definition; the copies are reported as duplicate-object, not budgeted again.
+        if clients.is_empty() && out.iter().any(|b| model.databases[b.database].id == d.id) {
             continue;
         }
         clients.sort_by(|a, b| {
@@ -239,6 +245,29 @@ pub fn percent(s: i64, cap: i64) -> i64 {
     ((s as f64) * 100.0 / cap as f64).round() as i64
 }
 
+/// One client per workload id and pooler: the same object defined in several files is one
+/// object. The kept definition is the one with the largest peak, an unknown one if any is
+/// unknown (never hide an unknown term behind a known one).
+fn dedupe_by_workload_id(model: &Model, clients: &mut Vec<ClientNumbers>) {
+    let key = |c: &ClientNumbers| {
+        let cl = &model.clients[c.client];
+        (model.workloads[cl.workload].id.clone(), cl.via)
+    };
+    let rank = |c: &ClientNumbers| match c.peak() {
+        None => i64::MAX,
+        Some(p) => p,
+    };
+    let mut kept: Vec<ClientNumbers> = Vec::new();
+    for c in clients.drain(..) {
+        match kept.iter_mut().find(|k| key(k) == key(&c)) {
+            Some(k) if rank(&c) > rank(k) => *k = c,
+            Some(_) => {}
+            None => kept.push(c),
+        }
+    }
+    *clients = kept;
+}
+
 /// Whether `s` is above `fraction × capacity`.
 pub fn above(s: i64, fraction: f64, cap: i64) -> bool {
     (s as f64) > fraction * cap as f64
@@ -261,6 +290,21 @@ fn status(b: &Budget, config: &Config) -> Status {
 /// The largest per-process pool for client `ci`'s first container with a known pool such
 /// that the gating sum fits; `None` when no pool size (even 0) fits or nothing can be changed.
 pub fn suggest_pool(model: &Model, b: &Budget, ci: usize, scenario: Scenario) -> Option<i64> {
+    match suggest_fix(model, b, ci, scenario)? {
+        crate::diag::Suggestion::PoolMax(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// The fix for client `ci`: the largest pool per process that fits the gate, or — when the
+/// pool per process is a fixed default and the process count is written down (PHP-FPM
+/// `pm.max_children`) — the largest process count that fits.
+pub fn suggest_fix(
+    model: &Model,
+    b: &Budget,
+    ci: usize,
+    scenario: Scenario,
+) -> Option<crate::diag::Suggestion> {
     let client = &model.clients[b.clients[ci].client];
     if client.conn_pod_override.is_some() {
         return None;
@@ -269,10 +313,21 @@ pub fn suggest_pool(model: &Model, b: &Budget, ci: usize, scenario: Scenario) ->
         .containers
         .iter()
         .position(|c| c.pool_max.is_some())?;
-    let current = client.containers[k].pool_max.as_ref()?.value;
+    let container = &client.containers[k];
+    // When the pool per process is a fixed default (PHP-FPM: one connection per child) and
+    // the process count is written down, the process count is the knob.
+    let by_processes =
+        container.pool_max.as_ref()?.span().is_none() && container.processes.span().is_some();
+    let current = if by_processes {
+        container.processes.value
+    } else {
+        container.pool_max.as_ref()?.value
+    };
     let fits = |p: i64| {
         let mut c2 = client.clone();
-        if let Some(f) = c2.containers[k].pool_max.as_mut() {
+        if by_processes {
+            c2.containers[k].processes.value = p;
+        } else if let Some(f) = c2.containers[k].pool_max.as_mut() {
             f.value = p;
         }
         let mut clients = b.clients.clone();
@@ -287,10 +342,11 @@ pub fn suggest_pool(model: &Model, b: &Budget, ci: usize, scenario: Scenario) ->
         let g = gate(scenario, &tmp);
         s0.bounded <= b.capacity && g.bounded <= b.capacity
     };
-    if !fits(0) {
+    let floor = if by_processes { 1 } else { 0 };
+    if !fits(floor) {
         return None;
     }
-    let (mut lo, mut hi) = (0i64, current.max(0));
+    let (mut lo, mut hi) = (floor, current.max(floor));
     while lo < hi {
         let mid = lo + (hi - lo + 1) / 2;
         if fits(mid) {
@@ -299,7 +355,11 @@ pub fn suggest_pool(model: &Model, b: &Budget, ci: usize, scenario: Scenario) ->
             hi = mid - 1;
         }
     }
-    Some(lo)
+    Some(if by_processes {
+        crate::diag::Suggestion::Processes(lo)
+    } else {
+        crate::diag::Suggestion::PoolMax(lo)
+    })
 }
 
 /// The largest integer `maxSurge` for a rolling workload that makes the gate fit.

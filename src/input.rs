@@ -93,12 +93,32 @@ pub fn load(sources: Vec<Source>, cwd: &Path, limits: &Limits, db: &mut SourceDb
             );
         }
         if let Some(e) = &parsed.error {
+            // A file that holds Kubernetes objects or a service config is an error; any other
+            // YAML/JSON (a compose file, CI config, test data) is reported as a warning: it is
+            // not checked, and saying so must not fail the build of a repository that only
+            // shares a folder with it.
+            let f = db.get(file);
+            let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+            let ours = (f.text.contains("apiVersion") && f.text.contains("kind"))
+                || crate::walk::is_service_config_name(name);
+            let (severity, why) = if ours {
+                (Severity::Error, "")
+            } else {
+                (
+                    Severity::Warning,
+                    " (it is not a Kubernetes manifest or a service config poolguard reads)",
+                )
+            };
             inputs.diagnostics.push(
                 Diagnostic::new(
                     "invalid-file",
-                    Severity::Error,
+                    severity,
                     e.span,
-                    format!("{} cannot be parsed: {}", format_name(format), e.message),
+                    format!(
+                        "{} cannot be parsed: {}{why}",
+                        format_name(format),
+                        e.message
+                    ),
                 )
                 .with_label("here")
                 .help("fix the syntax; nothing in this file was checked"),
@@ -231,7 +251,12 @@ fn finish(
             );
         }
     };
+    let parsed = parse::parse(format, id, &text, limits);
+    // A Go template is reported as such when it breaks the YAML, or when the file is a Helm
+    // chart template. Elsewhere `{{ }}` is data: Prometheus and Alertmanager rules, Argo
+    // Workflows, policy messages all carry templates that are rendered at run time.
     if format == Format::Yaml
+        && (parsed.error.is_some() || crate::walk::is_helm_template(&abs))
         && let Some(at) = unrendered_template(&text)
     {
         let end = text[at..].find("}}").map(|e| at + e + 2).unwrap_or(at + 2);
@@ -241,7 +266,6 @@ fn finish(
             "unrendered template: render it first (`helm template … | poolguard check -`) or add its folder to `ignore`".into(),
         );
     }
-    let parsed = parse::parse(format, id, &text, limits);
     Read1 {
         display,
         abs,

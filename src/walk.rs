@@ -49,6 +49,35 @@ pub fn format_of(path: &Path) -> Option<Format> {
     wanted.then_some(format)
 }
 
+/// Whether a file name is a service config poolguard reads (as opposed to any YAML or INI
+/// file that happens to sit in a ConfigMap): parse errors in those are findings.
+pub fn is_service_config_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let stem_is = |p: &str| n.starts_with(p);
+    ((stem_is("application") || stem_is("bootstrap"))
+        && (n.ends_with(".yml") || n.ends_with(".yaml") || n.ends_with(".properties")))
+        || n == "pgbouncer.ini"
+        || (n.starts_with("postgresql") && n.ends_with(".conf"))
+        || n.ends_with(".cnf")
+        || n == "database.yml"
+        || (n.starts_with("appsettings") && n.ends_with(".json"))
+        || n == ".env"
+        || n.starts_with(".env.")
+        || n.ends_with(".env")
+        || n == "www.conf"
+        || n == "php-fpm.conf"
+}
+
+/// Whether a path is a Helm chart template (below a `templates/` folder of a chart).
+pub fn is_helm_template(path: &Path) -> bool {
+    path.ancestors().skip(1).any(|dir| {
+        dir.file_name().is_some_and(|n| n == "templates")
+            && dir
+                .parent()
+                .is_some_and(|chart| chart.join("Chart.yaml").is_file())
+    })
+}
+
 /// Builds a glob set from config `ignore` patterns.
 pub fn ignore_set(patterns: &[String]) -> GlobSet {
     let mut b = GlobSetBuilder::new();

@@ -343,34 +343,20 @@ fn php_fpm_counts_one_connection_per_child() {
     let db = database(&v, "blog/blog-db");
     assert_eq!(sums(db), (100, 120, 160, 160));
     assert_eq!(clients(db), vec![c("blog/Deployment/blog", 3, 4, 40)]);
+    // The pool per child is fixed at one, so the finding points at `pm.max_children = 40`
+    // and suggests the largest child count whose rollout peak fits: floor(100 / 4 pods) = 25.
     assert_eq!(
         findings(&v),
         vec![(
             "capacity-exceeded".into(),
             "fixtures/stacks/phpfpm/fail/blog.yaml".into(),
-            35,
-            22,
-            29
+            10,
+            23,
+            25
         )]
     );
-    // The chain labels the `pm.max_children = 40` line as the process count.
-    let related: Vec<(u64, String)> = v["findings"][0]["related"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["line"].as_u64().unwrap(),
-                r["message"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert!(
-        related
-            .iter()
-            .any(|(l, m)| *l == 10 && m.contains("processes") && m.contains("40")),
-        "{related:?}"
-    );
+    assert_eq!(v["findings"][0]["suggestion"]["processes"], 25);
+    assert!(v["findings"][0]["help"].as_str().unwrap().contains("processes per pod of blog to 25"));
 }
 
 #[test]

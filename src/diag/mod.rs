@@ -52,6 +52,9 @@ pub enum Suggestion {
     PoolMax(i64),
     /// Set the workload's `maxSurge` to this value.
     MaxSurge(i64),
+    /// Set the processes per container (PHP-FPM `pm.max_children`, workers) to this value,
+    /// when the pool per process is fixed and the process count is the knob.
+    Processes(i64),
 }
 
 /// One finding.

@@ -69,7 +69,7 @@ const SERVER_IMAGES: &[(&str, Engine)] = &[
 
 /// The engine a container serves, if it is a database server: by image, or by the official
 /// images' env conventions together with the engine's port (custom images built on them).
-pub fn server_engine(container: &Node) -> Option<Engine> {
+pub fn server_engine(container: &Node, ns: &str, idx: &Index) -> Option<Engine> {
     let image = container.get("image").and_then(Node::as_str).unwrap_or("");
     let last = image.rsplit('/').next().unwrap_or(image);
     let last = last.split('@').next().unwrap_or(last);
@@ -80,13 +80,29 @@ pub fn server_engine(container: &Node) -> Option<Engine> {
     {
         return Some(*e);
     }
-    let env_names: Vec<&str> = container
+    let mut env_names: Vec<&str> = container
         .get("env")
         .and_then(Node::as_seq)
         .unwrap_or(&[])
         .iter()
         .filter_map(|e| e.get("name").and_then(Node::as_str))
         .collect();
+    // Custom images usually take POSTGRES_* from a ConfigMap through envFrom.
+    for src in container
+        .get("envFrom")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+    {
+        let (r, secret) = match (src.get("configMapRef"), src.get("secretRef")) {
+            (Some(r), _) => (r, false),
+            (None, Some(r)) => (r, true),
+            _ => continue,
+        };
+        let name = r.get("name").and_then(Node::as_str).unwrap_or("");
+        if let Some(data) = idx.data(ns, name, secret) {
+            env_names.extend(data.entries.iter().map(|(k, _)| k.as_str()));
+        }
+    }
     let ports: Vec<i64> = container
         .get("ports")
         .and_then(Node::as_seq)
@@ -115,6 +131,10 @@ pub fn server_engine(container: &Node) -> Option<Engine> {
 /// Finds database servers among the workloads.
 pub fn servers(idx: &Index, workloads: &[Source], db: &SourceDb, model: &mut Model) {
     for w in workloads {
+        // A Job running a database image is a client (a migration, a restore), not a server.
+        if matches!(w.object.kind, "Job" | "CronJob") {
+            continue;
+        }
         let containers = w
             .pod_spec
             .get("containers")
@@ -122,7 +142,7 @@ pub fn servers(idx: &Index, workloads: &[Source], db: &SourceDb, model: &mut Mod
             .unwrap_or(&[]);
         let Some((container, engine)) = containers
             .iter()
-            .find_map(|c| server_engine(c).map(|e| (c, e)))
+            .find_map(|c| server_engine(c, w.object.namespace, idx).map(|e| (c, e)))
         else {
             continue;
         };

@@ -100,7 +100,7 @@ pub fn parse(value: &str) -> Option<Endpoint> {
 }
 
 fn starts_with_ci(s: &str, p: &str) -> bool {
-    s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p)
+    s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p))
 }
 
 fn parse_url(v: &str) -> Option<Endpoint> {

@@ -197,6 +197,11 @@ fn link_workload(
         );
         if let Some(p) = &pool {
             for e in &p.endpoints {
+                // The same value read twice (env SPRING_DATASOURCE_URL is also the stack's
+                // spring.datasource.url) is one endpoint.
+                if found.iter().any(|f| f.span == e.span) {
+                    continue;
+                }
                 if let Some(ep) = endpoint::parse(&e.value) {
                     found.push(Found {
                         endpoint: ep,
@@ -423,15 +428,21 @@ fn link_poolers(idx: &Index, config: &Config, model: &mut Model) {
         if model.poolers[p].database.is_some() {
             continue;
         }
-        let (host, span) = unresolved.unwrap_or_else(|| ("(none)".into(), model.poolers[p].span));
         let id = model.poolers[p].id.clone();
-        model.diagnostics.push(
-            Diagnostic::new(
-                "unresolved-database",
-                Severity::Warning,
+        let (span, message) = match unresolved {
+            Some((host, span)) => (
                 span,
                 format!("pooler {id} forwards to `{host}`, which matches no known database"),
-            )
+            ),
+            None => (
+                model.poolers[p].span,
+                format!(
+                    "pooler {id} names no upstream database (no pgbouncer.ini `[databases]` entry, no DATABASE_URL / DB_HOST)"
+                ),
+            ),
+        };
+        model.diagnostics.push(
+            Diagnostic::new("unresolved-database", Severity::Warning, span, message)
             .with_label("upstream")
             .help("declare the database in poolguard.yaml (`databases: [{name, max_connections, hosts}]`)")
             .workload(id),

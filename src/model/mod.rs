@@ -271,8 +271,49 @@ pub fn build(files: &[LoadedFile], db: &mut SourceDb, config: &Config) -> Model 
         &mut model,
     );
     pooler::finish(&mut model);
+    report_duplicates(&mut model);
     narrow_spans(&mut model, db);
     model
+}
+
+/// The same object defined in several files (kustomize bases and overlays, per-environment
+/// folders, copies) is one object to Kubernetes. Its clients are counted once — the largest
+/// of the definitions, see `capacity::evaluate` — and the duplication is reported, because the
+/// honest answer is to check each rendered environment on its own.
+fn report_duplicates(model: &mut Model) {
+    use std::collections::HashMap;
+    let mut by_id: HashMap<&str, Vec<Span>> = HashMap::new();
+    for w in &model.workloads {
+        by_id.entry(&w.id).or_default().push(w.span);
+    }
+    let mut db_ids: HashMap<&str, Vec<Span>> = HashMap::new();
+    for d in &model.databases {
+        db_ids.entry(&d.id).or_default().push(d.span);
+    }
+    let mut diags = Vec::new();
+    for (id, spans) in by_id.into_iter().chain(db_ids) {
+        if spans.len() < 2 {
+            continue;
+        }
+        let mut d = Diagnostic::new(
+            "duplicate-object",
+            crate::diag::Severity::Warning,
+            spans[1],
+            format!(
+                "{id} is defined {} times; it is counted once, with the largest demand of its definitions",
+                spans.len()
+            ),
+        )
+        .with_label("defined again here")
+        .related(spans[0], "first defined here")
+        .help("check each environment's rendered manifests on their own (`kustomize build overlays/prod | poolguard check -`), or `ignore` the copies");
+        for s in &spans[2..] {
+            d = d.related(*s, "and here");
+        }
+        diags.push(d);
+    }
+    diags.sort_by_key(|d| (d.primary.span.file, d.primary.span.start));
+    model.diagnostics.extend(diags);
 }
 
 /// Points every number at the digits themselves rather than the whole value around them, so

@@ -163,6 +163,12 @@ pub fn parse_embedded(
         Some(m) => m.map(s),
         None => outer,
     };
+    // Only files poolguard reads for their settings are its business; a broken fluent.conf or
+    // a templated config.yaml in someone else's ConfigMap is not.
+    let ours = crate::walk::is_service_config_name(name);
+    if !ours && (parsed.error.is_some() || !parsed.duplicates.is_empty()) {
+        return parsed.error.is_none().then_some(parsed.docs);
+    }
     for d in &parsed.duplicates {
         diags.push(
             Diagnostic::new(

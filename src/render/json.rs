@@ -103,6 +103,8 @@ struct SuggestionJson {
     pool_max: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_surge: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processes: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -149,10 +151,17 @@ fn finding<'a>(d: &'a Diagnostic, db: &'a SourceDb) -> Finding<'a> {
             Suggestion::PoolMax(n) => SuggestionJson {
                 pool_max: Some(n),
                 max_surge: None,
+                processes: None,
             },
             Suggestion::MaxSurge(n) => SuggestionJson {
                 pool_max: None,
                 max_surge: Some(n),
+                processes: None,
+            },
+            Suggestion::Processes(n) => SuggestionJson {
+                pool_max: None,
+                max_surge: None,
+                processes: Some(n),
             },
         }),
         notes: d.notes.iter().map(|n| redact(n)).collect(),

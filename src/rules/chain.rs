@@ -33,6 +33,17 @@ pub fn fix_site(model: &Model, b: &Budget, ci: usize) -> (Span, String) {
         return (s, format!("{} connections per pod", o.value));
     }
     for k in &c.containers {
+        if let (Some(p), Some(s)) = (&k.pool_max, k.processes.span())
+            && p.span().is_none()
+        {
+            return (
+                s,
+                format!(
+                    "{} processes in container `{}`",
+                    k.processes.value, k.container
+                ),
+            );
+        }
         if let Some(p) = &k.pool_max {
             match p.span() {
                 Some(s) => {
@@ -142,7 +153,9 @@ pub fn with_chain(
                         d = operand(d, &what, p);
                     }
                 }
-                if k.processes.value != 1 || k.processes.span().is_some() {
+                if (k.processes.value != 1 || k.processes.span().is_some())
+                    && k.processes.span() != Some(primary)
+                {
                     d = operand(d, &format!("processes in `{}`", k.container), &k.processes);
                 }
             }
@@ -222,15 +235,25 @@ pub fn with_fix(
     scenario: crate::config::Scenario,
 ) -> Diagnostic {
     let w = &model.workloads[model.clients[b.clients[ci].client].workload];
-    let pool = capacity::suggest_pool(model, b, ci, scenario);
+    let pool = capacity::suggest_fix(model, b, ci, scenario);
     let surge = capacity::suggest_surge(model, b, ci, scenario);
     let mut help = Vec::new();
-    if let Some(p) = pool {
-        help.push(format!(
-            "set the pool size of {} to {p} or less (the largest that fits)",
-            w.name
-        ));
-        d.suggestion = Some(Suggestion::PoolMax(p));
+    match pool {
+        Some(Suggestion::PoolMax(p)) => {
+            help.push(format!(
+                "set the pool size of {} to {p} or less (the largest that fits)",
+                w.name
+            ));
+            d.suggestion = Some(Suggestion::PoolMax(p));
+        }
+        Some(Suggestion::Processes(p)) => {
+            help.push(format!(
+                "set the processes per pod of {} to {p} or fewer (the largest that fits)",
+                w.name
+            ));
+            d.suggestion = Some(Suggestion::Processes(p));
+        }
+        _ => {}
     }
     if let Some(s) = surge {
         help.push(format!("set maxSurge of {} to {s}", w.name));

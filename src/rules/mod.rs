@@ -4,13 +4,16 @@ mod chain;
 
 pub mod capacity_exceeded;
 pub mod capacity_headroom_low;
+pub mod cpu_dependent_pool_size;
 pub mod cronjob_unbounded_overlap;
 pub mod duplicate_key;
+pub mod duplicate_object;
 pub mod ineffective_suppression;
 pub mod invalid_file;
 pub mod missing_acquire_timeout;
 pub mod pod_exceeds_capacity;
 pub mod policy_error;
+pub mod pool_below_concurrency;
 pub mod pool_min_exceeds_max;
 pub mod pooler_client_limit_exceeded;
 pub mod rollout_capacity_exceeded;
@@ -61,12 +64,15 @@ pub static RULES: &[&Rule] = &[
     &pooler_client_limit_exceeded::RULE,
     &pool_min_exceeds_max::RULE,
     &missing_acquire_timeout::RULE,
+    &cpu_dependent_pool_size::RULE,
+    &pool_below_concurrency::RULE,
     &cronjob_unbounded_overlap::RULE,
     &superuser_connection::RULE,
     &unresolved_pool_size::RULE,
     &unresolved_database::RULE,
     &invalid_file::RULE,
     &duplicate_key::RULE,
+    &duplicate_object::RULE,
     &ineffective_suppression::RULE,
     &suppression_without_reason::RULE,
     &policy_error::RULE,

@@ -15,7 +15,9 @@ pub static RULE: Rule = Rule {
 const DOCS: &str = "\
 ## What it checks
 Every client of a database must have a finite worst case. A DaemonSet runs one pod per node,
-so without a declared node count (`nodes.count` in poolguard.yaml) its pods have no bound.
+so without a declared node count (`nodes.count` in poolguard.yaml) its pods have no bound; a
+pool without a maximum (SQLAlchemy `max_overflow: -1`, Go `database/sql` without
+`SetMaxOpenConns`) has none either.
 
 ## Why it matters
 An unbounded term means the worst case is unknown: the cluster autoscaler adds nodes, each
@@ -30,6 +32,33 @@ Declare the maximum node count in poolguard.yaml (`nodes: {count: 40}`), or boun
 
 fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let m = ctx.model;
+    for c in &m.clients {
+        for k in &c.containers {
+            let Some(s) = k
+                .settings
+                .iter()
+                .find(|s| s.kind == crate::stacks::SettingKind::Unbounded)
+            else {
+                continue;
+            };
+            let w = &m.workloads[c.workload];
+            out.push(
+                Diagnostic::new(
+                    RULE.id,
+                    RULE.severity,
+                    s.value.span().unwrap_or(k.endpoint),
+                    format!(
+                        "the pool of container `{}` in {} has no upper bound ({})",
+                        k.container, w.id, s.what
+                    ),
+                )
+                .with_label("unbounded")
+                .help("set a finite maximum (SQLAlchemy `max_overflow`, `SetMaxOpenConns`)")
+                .database(m.databases[c.database].id.clone())
+                .workload(w.id.clone()),
+            );
+        }
+    }
     for c in &m.clients {
         let w = &m.workloads[c.workload];
         let Some((span, why)) = &w.unbounded else {
