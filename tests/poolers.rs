@@ -128,3 +128,32 @@ fn cnpg_pooler_client_limit() {
     let v = check("fixtures/rules/pooler-client-limit-exceeded/pass", 0);
     assert_eq!(v["findings"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn mixed_stacks_beside_and_behind_pgbouncer_match_the_hand_computed_sums() {
+    let v = check("fixtures/poolers/mixed-stack", 0);
+    let (sums, clients) = db(&v, "mix/main-db");
+    // README.md: S0 = 60 + 40 + 100, S1 = S0 + 50 (PgBouncer's own rollout), S2 = 80 + 60 + 150.
+    assert_eq!(sums, (297, 200, 250, 290));
+    let pgb = "mix/Deployment/pgbouncer";
+    assert_eq!(
+        clients,
+        vec![
+            c("mix/Deployment/accounts", None, 10, 60, 80),
+            c("mix/Deployment/billing", None, 20, 40, 60),
+            c("mix/Deployment/notifier", Some(pgb), 5, 10, 15),
+            c(pgb, None, 50, 100, 150),
+            c("mix/Rollout/storefront", Some(pgb), 16, 64, 128),
+        ]
+    );
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["rule"], "capacity-headroom-low");
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("250 connections, 84% of its capacity of 297")
+    );
+    assert!(!serde_json::to_string(&v).unwrap().contains("not-a-secret"));
+}
