@@ -68,7 +68,16 @@ pub fn config() -> Value {
         "properties": {
             "databases": {"type": "array", "items": database, "description": "Databases the manifests cannot tell (managed databases, overrides)."},
             "workloads": {"type": "array", "items": workload, "description": "Facts about workloads the manifests cannot tell."},
-            "stacks": {"type": "array", "maxItems": 0, "description": "In-house stacks (not supported by this version; must be empty)."},
+            "stacks": {"type": "array", "items": object(json!({
+                "name": string("Stack name (shown in findings)."),
+                "match": object(json!({
+                    "env": strings("Env variables that must all be set."),
+                    "image": string("Image glob."),
+                    "args": string("A word that must appear in command/args."),
+                }), &[]),
+                "pool_max": string("CEL over env, args, image (e.g. `int(env.DB_POOL_SIZE) + int(env.DB_MAX_OVERFLOW)`): pool per process."),
+                "processes": string("CEL: processes per container (default 1)."),
+            }), &["name", "match", "pool_max"]), "description": "In-house stacks, tried before the built-in ones."},
             "warn_utilization": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "Warning threshold as a fraction of capacity (default 0.8)."},
             "scenario": {"enum": ["steady", "rollout", "all-rollouts"], "description": "Which sum gates errors (default rollout)."},
             "rules": {"type": "object", "propertyNames": {"enum": rule_ids}, "additionalProperties": {"enum": ["off", "note", "warning", "error", false]}, "description": "Severity overrides by rule id."},

@@ -517,3 +517,65 @@ fn managed_databases_by_instance_class_say_where_the_number_comes_from() {
             .contains("poolguard.yaml:3:21: unknown instance_class `db.q1.huge`")
     );
 }
+
+#[test]
+fn declared_stacks_read_pool_and_processes_with_expressions() {
+    let cfg = "stacks:
+  - name: acme-python
+    match: { env: [DB_POOL_SIZE] }
+    pool_max: \"int(env.DB_POOL_SIZE) + int(env.DB_MAX_OVERFLOW)\"
+    processes: \"int(env.WEB_CONCURRENCY)\"
+  - name: acme-go
+    match: { image: \"*/acme-go-*\" }
+    pool_max: \"int(env.MAX_OPEN_CONNS)\"
+";
+    let w = |name: &str, image: &str, env: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n        - name: app\n          image: {image}\n          env:\n            - {{name: DATABASE_URL, value: \"postgres://pg-rw/x\"}}\n{env}"
+        )
+    };
+    let files = [
+        ("poolguard.yaml", cfg.to_string()),
+        ("db.yaml", DB.to_string()),
+        (
+            "py.yaml",
+            w(
+                "py",
+                "python:3.12",
+                "            - {name: DB_POOL_SIZE, value: \"5\"}\n            - {name: DB_MAX_OVERFLOW, value: \"10\"}\n            - {name: WEB_CONCURRENCY, value: \"3\"}\n",
+            ),
+        ),
+        (
+            "go.yaml",
+            w(
+                "go",
+                "registry.example.com/acme-go-orders:1",
+                "            - {name: MAX_OPEN_CONNS, value: \"12\"}\n",
+            ),
+        ),
+        (
+            "broken.yaml",
+            w("broken", "registry.example.com/acme-go-x:1", ""),
+        ),
+    ];
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let v = check(&repo(&refs));
+    // 3 workers × (5 + 10).
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/py").2, Some(45));
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/go").2, Some(12));
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/broken").2, None);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "unresolved-pool-size")
+        .unwrap();
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("stack `acme-go`: pool_max reads `MAX_OPEN_CONNS`"),
+        "{f}"
+    );
+    assert_eq!(f["path"], "poolguard.yaml");
+}

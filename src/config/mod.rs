@@ -145,6 +145,29 @@ pub struct Config {
     pub limits: Limits,
     /// Extra policy files or directories (relative to the config file).
     pub policies: Vec<(String, Span)>,
+    /// In-house stacks, tried before the built-in ones.
+    pub stacks: Vec<DeclaredStack>,
+}
+
+/// An in-house stack: when it matches a container, CEL expressions over `env` (a map of the
+/// resolved environment), `args` (command and args) and `image` give the pool per process and
+/// the processes per container.
+#[derive(Clone, Debug)]
+pub struct DeclaredStack {
+    /// Stack name.
+    pub name: String,
+    /// Where it is declared.
+    pub span: Span,
+    /// Env variables that must all be present.
+    pub env: Vec<String>,
+    /// Image glob, if given.
+    pub image: Option<GlobMatcher>,
+    /// A word that must appear in command/args, if given.
+    pub args: Option<String>,
+    /// Pool maximum per process (expression and where it is written).
+    pub pool_max: (String, Span),
+    /// Processes per container (expression and where it is written), default 1.
+    pub processes: Option<(String, Span)>,
 }
 
 impl Default for Config {
@@ -162,6 +185,7 @@ impl Default for Config {
             node_cpus: None,
             limits: Limits::default(),
             policies: Vec::new(),
+            stacks: Vec::new(),
         }
     }
 }
@@ -214,6 +238,10 @@ pub const WORKLOAD_KEYS: &[&str] = &[
     "connections_per_pod",
     "config",
 ];
+/// Keys of a `stacks` entry.
+pub const STACK_KEYS: &[&str] = &["name", "match", "pool_max", "processes"];
+/// Keys of a stack's `match`.
+pub const STACK_MATCH_KEYS: &[&str] = &["env", "image", "args"];
 /// Keys of `nodes`.
 pub const NODES_KEYS: &[&str] = &["count", "cpus"];
 /// Keys of an `ignore_findings` entry.
@@ -325,14 +353,7 @@ pub fn load(db: &SourceDb, file: FileId) -> Result<Config, ConfigErrors> {
         match k.as_str().unwrap_or("") {
             "databases" => read_databases(&mut v, val, &mut cfg),
             "workloads" => read_workloads(&mut v, val, &mut cfg),
-            // Declared stacks come with the stack-expression language; until then the key is
-            // accepted only when empty, so a user's stack is never silently ignored.
-            "stacks" if val.as_seq().is_some_and(|s| !s.is_empty()) => {
-                v.err(
-                    val.span,
-                    "`stacks` is not supported by this version of poolguard",
-                );
-            }
+            "stacks" => read_stacks(&mut v, val, &mut cfg),
             "warn_utilization" => match val.as_str().and_then(|s| s.trim().parse::<f64>().ok()) {
                 Some(f) if f > 0.0 && f <= 1.0 => cfg.warn_utilization = f,
                 _ => v.err(val.span, "warn_utilization must be a number in (0, 1]"),
@@ -490,6 +511,98 @@ fn read_databases(v: &mut Validator, val: &Node, cfg: &mut Config) {
             continue;
         }
         cfg.databases.push(d);
+    }
+}
+
+fn read_stacks(v: &mut Validator, val: &Node, cfg: &mut Config) {
+    let Some(items) = val.as_seq() else {
+        v.err(val.span, "stacks must be a list");
+        return;
+    };
+    for item in items {
+        let entries = v.keys(item, "a stack", STACK_KEYS);
+        let mut name = String::new();
+        let mut env = Vec::new();
+        let mut image = None;
+        let mut args = None;
+        let mut pool_max = None;
+        let mut processes = None;
+        for (k, val) in entries {
+            match k.as_str().unwrap_or("") {
+                "name" => name = v.string(val, "name").unwrap_or_default(),
+                "match" => {
+                    for (mk, mv) in v.keys(val, "a stack's match", STACK_MATCH_KEYS) {
+                        match mk.as_str().unwrap_or("") {
+                            "env" => {
+                                env = v.strings(mv, "env").into_iter().map(|(s, _)| s).collect()
+                            }
+                            "image" => image = v.glob(mv, "image"),
+                            "args" => args = v.string(mv, "args"),
+                            _ => {}
+                        }
+                    }
+                }
+                "pool_max" => pool_max = stack_expr(v, val, "pool_max"),
+                "processes" => processes = stack_expr(v, val, "processes"),
+                _ => {}
+            }
+        }
+        if name.is_empty() {
+            v.err(item.span, "a stack needs a `name`");
+        }
+        if env.is_empty() && image.is_none() && args.is_none() {
+            v.err(
+                item.span,
+                "a stack needs a `match` with `env`, `image` or `args`",
+            );
+        }
+        let Some(pool_max) = pool_max else {
+            v.err(item.span, "a stack needs `pool_max`");
+            continue;
+        };
+        cfg.stacks.push(DeclaredStack {
+            name,
+            span: item.span,
+            env,
+            image,
+            args,
+            pool_max,
+            processes,
+        });
+    }
+}
+
+/// A stack expression: a number, or CEL over `env`, `args` and `image`, checked now.
+fn stack_expr(v: &mut Validator, val: &Node, what: &str) -> Option<(String, Span)> {
+    let text = v.string(val, what)?;
+    match cel::Program::compile(&text) {
+        Ok(p) => {
+            let refs = p.references();
+            for var in refs.variables() {
+                if !["env", "args", "image"].contains(&var) {
+                    v.err(
+                        val.span,
+                        format!(
+                            "`{what}` names unknown variable `{var}` (available: env, args, image)"
+                        ),
+                    );
+                }
+            }
+            Some((text, val.span))
+        }
+        Err(e) => {
+            for pe in &e.errors {
+                v.err(
+                    val.span,
+                    format!(
+                        "`{what}` does not compile at column {}: {}",
+                        pe.pos.1.max(0) + 1,
+                        pe.msg
+                    ),
+                );
+            }
+            None
+        }
     }
 }
 

@@ -187,7 +187,7 @@ fn link_workload(
             image,
             node_cpus: config.node_cpus.clone(),
         };
-        let pool = stacks::detect(&ctx);
+        let pool = stacks::declared::detect(&ctx, &config.stacks).or_else(|| stacks::detect(&ctx));
         let mut found = endpoints_in_env(
             &env,
             &cname,

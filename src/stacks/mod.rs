@@ -2,6 +2,7 @@
 //! [`STACKS`]; the first stack that recognises a container supplies its pool size.
 
 pub mod common;
+pub mod declared;
 pub mod ecto;
 pub mod hikari;
 pub mod micronaut;
