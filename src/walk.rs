@@ -44,7 +44,9 @@ pub fn format_of(path: &Path) -> Option<Format> {
                 || lower == "my.cnf"
                 || lower.ends_with(".cnf")
         }
-        Format::Toml => false,
+        // Service configs in TOML (attached to workloads by path); parse errors in other
+        // TOML files are warnings, like any file that is not a manifest or a service config.
+        Format::Toml => lower != "cargo.toml" && lower != "pyproject.toml",
     };
     wanted.then_some(format)
 }

@@ -579,3 +579,52 @@ fn declared_stacks_read_pool_and_processes_with_expressions() {
     );
     assert_eq!(f["path"], "poolguard.yaml");
 }
+
+#[test]
+fn repository_configs_attach_by_annotation_and_by_config() {
+    let app = "spring:\n  datasource:\n    url: jdbc:postgresql://pg-rw.ns/x\n    hikari:\n      maximum-pool-size: 17\n";
+    let ann = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: by-annotation, namespace: ns}
+spec:
+  template:
+    metadata:
+      annotations: {poolguard.dev/config: services/orders/src/main/resources/application.yml}
+    spec:
+      containers: [{name: app, image: orders:1}]
+";
+    let cfg_attached = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: by-config, namespace: ns}
+spec:
+  template:
+    spec:
+      containers: [{name: app, image: orders:1}]
+";
+    let cfg = "workloads:\n  - id: ns/Deployment/by-config\n    config: services/orders/src/main/resources/application.yml\n";
+    let missing = ann
+        .replace("by-annotation", "missing")
+        .replace("services/orders", "services/nope");
+    let v = check(&repo(&[
+        ("poolguard.yaml", cfg),
+        ("db.yaml", DB),
+        ("services/orders/src/main/resources/application.yml", app),
+        ("deploy/a.yaml", ann),
+        ("deploy/b.yaml", cfg_attached),
+        ("deploy/c.yaml", &missing),
+    ]));
+    assert_eq!(
+        client(&v, "ns/pg", "ns/Deployment/by-annotation").2,
+        Some(17)
+    );
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/by-config").2, Some(17));
+    let f = v["findings"].as_array().unwrap();
+    assert!(
+        f.iter().any(|f| f["message"]
+            .as_str()
+            .unwrap()
+            .contains("services/nope/src/main/resources/application.yml")
+            && f["path"] == "deploy/c.yaml"),
+        "{f:?}"
+    );
+}
