@@ -199,7 +199,12 @@ fn stdin_stream_is_checked() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let f = v["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "capacity-exceeded").unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "capacity-exceeded")
+        .unwrap();
     assert_eq!(f["path"], "<stdin>");
 }
 

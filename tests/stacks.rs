@@ -356,7 +356,12 @@ fn php_fpm_counts_one_connection_per_child() {
         )]
     );
     assert_eq!(v["findings"][0]["suggestion"]["processes"], 25);
-    assert!(v["findings"][0]["help"].as_str().unwrap().contains("processes per pod of blog to 25"));
+    assert!(
+        v["findings"][0]["help"]
+            .as_str()
+            .unwrap()
+            .contains("processes per pod of blog to 25")
+    );
 }
 
 #[test]
