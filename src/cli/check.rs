@@ -17,7 +17,8 @@ pub struct Args {
     /// Config file (default: poolguard.yaml or .poolguard.yaml next to the first path or above).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Output format, repeatable: human, json; `FMT=FILE` writes to a file.
+    /// Output format, repeatable: human, json, sarif, junit, github, markdown; `FMT=FILE`
+    /// writes to a file. `github` also appends the markdown summary to $GITHUB_STEP_SUMMARY.
     #[arg(long = "format", value_name = "FMT[=FILE]")]
     formats: Vec<String>,
     /// Which sum gates errors: steady, rollout (default), all-rollouts.
@@ -50,8 +51,11 @@ pub fn run(a: Args) -> Result<u8, String> {
             Some((n, p)) => (n, Some(PathBuf::from(p))),
             None => (f.as_str(), None),
         };
-        let fmt = Format::parse(name)
-            .ok_or_else(|| format!("unknown format `{name}` (expected: human, json)"))?;
+        let fmt = Format::parse(name).ok_or_else(|| {
+            format!(
+                "unknown format `{name}` (expected: human, json, sarif, junit, github, markdown)"
+            )
+        })?;
         outputs.push((fmt, file));
     }
     if outputs.is_empty() {
@@ -110,6 +114,9 @@ pub fn run(a: Args) -> Result<u8, String> {
     let policies = crate::policy::load(&policy_files, &mut db, &cwd)
         .map_err(|e| format!("invalid policy:\n{}", e.join("\n")))?;
     let (report, db) = check::run(req, db, &cfg, &policies)?;
+    if outputs.iter().any(|(fmt, _)| *fmt == Format::Github) {
+        append_step_summary(&report, &db);
+    }
     for (fmt, file) in outputs {
         let color = file.is_none() && fmt == Format::Human && stdout_color();
         let text = render::render(fmt, &report, &db, color);
@@ -124,6 +131,28 @@ pub fn run(a: Args) -> Result<u8, String> {
     } else {
         super::EXIT_CLEAN
     })
+}
+
+/// With `--format github` inside a GitHub Actions job, appends the markdown summary to the
+/// file `GITHUB_STEP_SUMMARY` names (the job's summary page). Failing to write it only warns:
+/// the check itself has been done.
+fn append_step_summary(report: &crate::report::Report, db: &SourceDb) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let text = render::github::step_summary(report, db);
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    if let Err(e) = written {
+        eprintln!(
+            "poolguard: warning: cannot append the step summary to {}: {e}",
+            std::path::Path::new(&path).display()
+        );
+    }
 }
 
 fn stdout_color() -> bool {

@@ -8,8 +8,12 @@
 //! The helpers here ([`Summary`], [`Position`]) hold what several formats compute alike, so that
 //! counts and line/column numbers agree between formats.
 
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,17 +29,36 @@ pub enum Format {
     Human,
     /// The JSON document of SPEC §9.
     Json,
+    /// A SARIF 2.1.0 log, for code-scanning uploads.
+    Sarif,
+    /// JUnit XML: one test suite per rule, for CI test dashboards.
+    Junit,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`): annotations on the diff.
+    Github,
+    /// A Markdown summary (headline, budget table, findings by database) for PR comments.
+    Markdown,
 }
 
 impl Format {
     /// Every format, in the order they are documented.
-    pub const ALL: [Format; 2] = [Format::Human, Format::Json];
+    pub const ALL: [Format; 6] = [
+        Format::Human,
+        Format::Json,
+        Format::Sarif,
+        Format::Junit,
+        Format::Github,
+        Format::Markdown,
+    ];
 
     /// The name used on the command line (`--format NAME`).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Human => "human",
             Format::Json => "json",
+            Format::Sarif => "sarif",
+            Format::Junit => "junit",
+            Format::Github => "github",
+            Format::Markdown => "markdown",
         }
     }
 
@@ -83,6 +106,10 @@ pub fn render(format: Format, report: &Report, db: &SourceDb, color: bool) -> St
     match format {
         Format::Human => human::render(report, db, color),
         Format::Json => json::render(report, db, color),
+        Format::Sarif => sarif::render(report, db, color),
+        Format::Junit => junit::render(report, db, color),
+        Format::Github => github::render(report, db, color),
+        Format::Markdown => markdown::render(report, db, color),
     }
 }
 
@@ -351,7 +378,7 @@ mod tests {
         let err = "xml".parse::<Format>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown format `xml` (expected one of: human, json)"
+            "unknown format `xml` (expected one of: human, json, sarif, junit, github, markdown)"
         );
     }
 
