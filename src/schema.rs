@@ -111,7 +111,7 @@ pub fn policy() -> Value {
     );
     let target = object(
         json!({
-            "entity": {"enum": ["workload", "database", "container"], "description": "A model entity."},
+            "entity": {"enum": ["workload", "database", "container", "pooler"], "description": "A model entity."},
             "kind": strings("Kubernetes kinds."),
             "apiVersion": string("Exact apiVersion."),
             "namespace": string("Namespace glob."),

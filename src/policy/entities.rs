@@ -370,3 +370,94 @@ pub fn containers<'a>(
     }
     out
 }
+
+/// Fields of `pooler`.
+pub const POOLER_FIELDS: &[&str] = &[
+    "id",
+    "kind",
+    "database",
+    "default_pool_size",
+    "reserve_pool_size",
+    "max_client_conn",
+    "max_db_connections",
+    "pods_steady",
+    "pods_peak",
+    "server_conn_pod",
+    "client_limit",
+    "clients",
+    "client_steady",
+    "client_rollout",
+];
+
+/// `pooler` values for every pooler.
+pub fn poolers<'a>(model: &Model) -> Vec<Instance<'a>> {
+    let mut out = Vec::new();
+    for (pi, p) in model.poolers.iter().enumerate() {
+        let w = &model.workloads[p.workload];
+        let mut spans = Vec::new();
+        fact_span(&mut spans, "pooler.default_pool_size", &p.default_pool_size);
+        fact_span(&mut spans, "pooler.reserve_pool_size", &p.reserve_pool_size);
+        fact_span(&mut spans, "pooler.max_client_conn", &p.max_client_conn);
+        fact_span(&mut spans, "pooler.client_limit", &p.max_client_conn);
+        if let Some(m) = &p.max_db_connections {
+            fact_span(&mut spans, "pooler.max_db_connections", m);
+        }
+        fact_span(&mut spans, "pooler.pods_steady", &w.replicas);
+        let numbers: Vec<capacity::ClientNumbers> = model
+            .pooler_clients
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.database == pi)
+            .map(|(i, c)| {
+                let cw = &model.workloads[c.workload];
+                capacity::ClientNumbers {
+                    client: i,
+                    pods_steady: capacity::pods_steady(cw),
+                    pods_peak: capacity::pods_peak(cw),
+                    conn_pod: capacity::conn_pod(c),
+                    counted: true,
+                }
+            })
+            .collect();
+        let (s0, s1, _) = capacity::sums(&numbers);
+        let server = model
+            .clients
+            .iter()
+            .find(|c| c.workload == p.workload && c.via.is_none())
+            .and_then(capacity::conn_pod);
+        let clients: Vec<String> = numbers
+            .iter()
+            .map(|n| {
+                model.workloads[model.pooler_clients[n.client].workload]
+                    .id
+                    .clone()
+            })
+            .collect();
+        let pods = capacity::pods_steady(w);
+        let v = json!({
+            "id": p.id,
+            "kind": p.kind,
+            "database": p.database.map(|d| model.databases[d].id.clone()),
+            "default_pool_size": p.default_pool_size.value,
+            "reserve_pool_size": p.reserve_pool_size.value,
+            "max_client_conn": p.max_client_conn.value,
+            "max_db_connections": p.max_db_connections.as_ref().map(|m| m.value),
+            "pods_steady": pods,
+            "pods_peak": capacity::pods_peak(w),
+            "server_conn_pod": server,
+            "client_limit": pods.map(|n| n * p.max_client_conn.value),
+            "clients": clients,
+            "client_steady": s0.value(),
+            "client_rollout": s1.value(),
+        });
+        out.push(Instance {
+            vars: vec![("pooler", v)],
+            spans,
+            nodes: Vec::new(),
+            default_span: p.span,
+            workload: Some(p.id.clone()),
+            database: p.database.map(|d| model.databases[d].id.clone()),
+        });
+    }
+    out
+}

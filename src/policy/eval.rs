@@ -215,6 +215,7 @@ fn jobs(
                 .iter()
                 .map(clone_instance)
                 .collect(),
+            Target::Entity(Entity::Pooler) => entities::poolers(model),
             Target::Entity(Entity::Container) => containers
                 .get_or_insert_with(|| entities::containers(model, budgets, objects))
                 .iter()

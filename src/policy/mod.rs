@@ -41,6 +41,8 @@ pub enum Entity {
     Database,
     /// One container's demand on one database (`container` and `workload` variables).
     Container,
+    /// A connection pooler (`pooler` variable).
+    Pooler,
 }
 
 impl Entity {
@@ -50,6 +52,7 @@ impl Entity {
             Entity::Workload => "workload",
             Entity::Database => "database",
             Entity::Container => "container",
+            Entity::Pooler => "pooler",
         }
     }
 
@@ -59,6 +62,7 @@ impl Entity {
             Entity::Workload => entities::WORKLOAD_FIELDS,
             Entity::Database => entities::DATABASE_FIELDS,
             Entity::Container => entities::CONTAINER_FIELDS,
+            Entity::Pooler => entities::POOLER_FIELDS,
         }
     }
 }
@@ -165,6 +169,7 @@ pub fn variables(target: &Target, each: bool) -> Vec<&'static str> {
         Target::Entity(Entity::Workload) => vec!["workload"],
         Target::Entity(Entity::Database) => vec!["database"],
         Target::Entity(Entity::Container) => vec!["container", "workload", "database"],
+        Target::Entity(Entity::Pooler) => vec!["pooler"],
         Target::Objects { .. } => vec!["object"],
         Target::Files(_) => vec!["config", "path"],
     };
@@ -413,15 +418,12 @@ impl Validator<'_> {
                     Some("workload") => Some(Target::Entity(Entity::Workload)),
                     Some("database") => Some(Target::Entity(Entity::Database)),
                     Some("container") => Some(Target::Entity(Entity::Container)),
-                    Some("pooler") => {
+                    Some("pooler") => Some(Target::Entity(Entity::Pooler)),
+                    _ => {
                         self.err(
                             e.span,
-                            "`pooler` entities are not modelled by this version of poolguard",
+                            "`entity` must be workload, database, container or pooler",
                         );
-                        None
-                    }
-                    _ => {
-                        self.err(e.span, "`entity` must be workload, database or container");
                         None
                     }
                 }
@@ -511,6 +513,7 @@ impl Validator<'_> {
             ("workload", _) => Some(entities::WORKLOAD_FIELDS),
             ("database", _) => Some(entities::DATABASE_FIELDS),
             ("container", _) => Some(entities::CONTAINER_FIELDS),
+            ("pooler", _) => Some(entities::POOLER_FIELDS),
             _ => None,
         };
         if let Some(known) = known
