@@ -253,10 +253,7 @@ fn dedupe_by_workload_id(model: &Model, clients: &mut Vec<ClientNumbers>) {
         let cl = &model.clients[c.client];
         (model.workloads[cl.workload].id.clone(), cl.via)
     };
-    let rank = |c: &ClientNumbers| match c.peak() {
-        None => i64::MAX,
-        Some(p) => p,
-    };
+    let rank = |c: &ClientNumbers| c.peak().unwrap_or(i64::MAX);
     let mut kept: Vec<ClientNumbers> = Vec::new();
     for c in clients.drain(..) {
         match kept.iter_mut().find(|k| key(k) == key(&c)) {

@@ -61,7 +61,6 @@ pub fn config() -> Value {
     );
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://poolguard.dev/schema/poolguard.schema.json",
         "title": "poolguard.yaml",
         "type": ["object", "null"],
         "additionalProperties": false,
@@ -122,7 +121,6 @@ pub fn policy() -> Value {
     );
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://poolguard.dev/schema/policy.schema.json",
         "title": "poolguard policy",
         "type": "object",
         "additionalProperties": false,
