@@ -28,6 +28,26 @@ pub struct Operators {
     pub secrets: Vec<GeneratedSecret>,
 }
 
+/// Secret data from (key, value) pairs; `None` values are unknown (passwords).
+fn secret_data(entries: Vec<(&str, Option<String>)>, span: Span) -> Data {
+    let mut data = Data {
+        secret: true,
+        span,
+        ..Data::default()
+    };
+    for (k, text) in entries {
+        data.entries.push((
+            k.to_string(),
+            DataValue {
+                text,
+                span,
+                literal: None,
+            },
+        ));
+    }
+    data
+}
+
 /// Reads a `max_connections`-style parameter from a parameters map.
 pub fn param(params: Option<&Node>, key: &str) -> Option<Fact> {
     let n = params?.get(key)?;
@@ -98,21 +118,10 @@ fn zalando(o: &Object, model: &mut Model, ops: &mut Operators) {
         .map(|(u, _)| u)
         .collect();
     for user in users.into_iter().chain(["postgres"]) {
-        let mut data = Data {
-            secret: true,
-            span: o.name_span,
-            ..Data::default()
-        };
-        for (k, v) in [("username", Some(user.to_string())), ("password", None)] {
-            data.entries.push((
-                k.to_string(),
-                DataValue {
-                    text: v,
-                    span: o.name_span,
-                    literal: None,
-                },
-            ));
-        }
+        let data = secret_data(
+            vec![("username", Some(user.to_string())), ("password", None)],
+            o.name_span,
+        );
         ops.secrets.push(GeneratedSecret {
             namespace: o.namespace.to_string(),
             name: format!("{user}.{}.credentials.postgresql.acid.zalan.do", o.name),
@@ -201,21 +210,7 @@ fn crunchy(o: &Object, model: &mut Model, ops: &mut Operators) {
                 )),
             ));
         }
-        let mut data = Data {
-            secret: true,
-            span: o.name_span,
-            ..Data::default()
-        };
-        for (k, v) in entries {
-            data.entries.push((
-                k.to_string(),
-                DataValue {
-                    text: v,
-                    span: o.name_span,
-                    literal: None,
-                },
-            ));
-        }
+        let data = secret_data(entries, o.name_span);
         ops.secrets.push(GeneratedSecret {
             namespace: ns.to_string(),
             name: format!("{}-pguser-{user}", o.name),
@@ -288,17 +283,7 @@ fn cnpg_cluster(o: &Object, model: &mut Model, ops: &mut Operators) {
 fn cnpg_secret_data(cluster: &str, ns: &str, db: &str, user: &str, span: Span) -> Data {
     let host = format!("{cluster}-rw");
     let fqdn = format!("{host}.{ns}.svc.cluster.local");
-    let known = |v: String| DataValue {
-        text: Some(v),
-        span,
-        literal: None,
-    };
-    let mut data = Data {
-        secret: true,
-        span,
-        ..Data::default()
-    };
-    let entries = [
+    let entries = vec![
         ("username", Some(user.to_string())),
         ("user", Some(user.to_string())),
         ("password", None),
@@ -327,16 +312,5 @@ fn cnpg_secret_data(cluster: &str, ns: &str, db: &str, user: &str, span: Span) -
         ),
         ("pgpass", None),
     ];
-    for (k, v) in entries {
-        let value = match v {
-            Some(v) => known(v),
-            None => DataValue {
-                text: None,
-                span,
-                literal: None,
-            },
-        };
-        data.entries.push((k.to_string(), value));
-    }
-    data
+    secret_data(entries, span)
 }

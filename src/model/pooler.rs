@@ -185,6 +185,42 @@ fn synthetic_workload(
     i
 }
 
+/// PgBouncer settings from an operator CR's parameter map, with the upstream host.
+fn params_settings(params: Option<&Node>, host: String, span: Span) -> Settings {
+    let get = |k: &str| int_at(params.and_then(|p| p.get(k)));
+    Settings {
+        default_pool_size: get("default_pool_size"),
+        reserve_pool_size: get("reserve_pool_size"),
+        max_client_conn: get("max_client_conn"),
+        max_db_connections: get("max_db_connections"),
+        hosts: vec![(host, span)],
+        total: None,
+    }
+}
+
+/// Registers an operator-managed pooler: a synthetic workload plus the pooler.
+fn push_operator(
+    model: &mut Model,
+    o: &Object,
+    name: String,
+    kind: &str,
+    replicas: Fact,
+    s: Settings,
+    pooler: &'static str,
+) {
+    let w = synthetic_workload(model, o, &name, kind, replicas);
+    let id = model.workloads[w].id.clone();
+    push(
+        model,
+        w,
+        o.name_span,
+        &id,
+        vec![(o.namespace.to_string(), name)],
+        s,
+        pooler,
+    );
+}
+
 fn cnpg_pooler(o: &Object, model: &mut Model) {
     let spec = o.node.get("spec");
     let Some(cluster) = spec
@@ -200,29 +236,18 @@ fn cnpg_pooler(o: &Object, model: &mut Model) {
     let replicas = int_at(spec.and_then(|s| s.get("instances")))
         .unwrap_or_else(|| Fact::default(1, "CNPG Pooler instances default"));
     let params = spec.and_then(|s| s.path(&["pgbouncer", "parameters"]));
-    let s = Settings {
-        default_pool_size: int_at(params.and_then(|p| p.get("default_pool_size"))),
-        reserve_pool_size: int_at(params.and_then(|p| p.get("reserve_pool_size"))),
-        max_client_conn: int_at(params.and_then(|p| p.get("max_client_conn"))),
-        max_db_connections: int_at(params.and_then(|p| p.get("max_db_connections"))),
-        hosts: vec![(
-            if ty == "ro" {
-                format!("{cluster}-ro")
-            } else {
-                format!("{cluster}-rw")
-            },
-            o.name_span,
-        )],
-        total: None,
+    let host = if ty == "ro" {
+        format!("{cluster}-ro")
+    } else {
+        format!("{cluster}-rw")
     };
-    let w = synthetic_workload(model, o, o.name, "Pooler", replicas);
-    let id = model.workloads[w].id.clone();
-    push(
+    let s = params_settings(params, host, o.name_span);
+    push_operator(
         model,
-        w,
-        o.name_span,
-        &id,
-        vec![(o.namespace.to_string(), o.name.to_string())],
+        o,
+        o.name.to_string(),
+        "Pooler",
+        replicas,
         s,
         "cnpg-pooler",
     );
@@ -248,15 +273,12 @@ fn zalando_pooler(o: &Object, model: &mut Model) {
         total: Some(total),
         ..Settings::default()
     };
-    let name = format!("{}-pooler", o.name);
-    let w = synthetic_workload(model, o, &name, "ConnectionPooler", replicas);
-    let id = model.workloads[w].id.clone();
-    push(
+    push_operator(
         model,
-        w,
-        o.name_span,
-        &id,
-        vec![(o.namespace.to_string(), name)],
+        o,
+        format!("{}-pooler", o.name),
+        "ConnectionPooler",
+        replicas,
         s,
         "zalando-pooler",
     );
@@ -269,23 +291,13 @@ fn crunchy_pooler(o: &Object, model: &mut Model) {
     let replicas = int_at(pgb.get("replicas"))
         .unwrap_or_else(|| Fact::default(1, "PGO pgBouncer replicas default"));
     let global = pgb.path(&["config", "global"]);
-    let s = Settings {
-        default_pool_size: int_at(global.and_then(|g| g.get("default_pool_size"))),
-        reserve_pool_size: int_at(global.and_then(|g| g.get("reserve_pool_size"))),
-        max_client_conn: int_at(global.and_then(|g| g.get("max_client_conn"))),
-        max_db_connections: int_at(global.and_then(|g| g.get("max_db_connections"))),
-        hosts: vec![(format!("{}-primary", o.name), o.name_span)],
-        total: None,
-    };
-    let name = format!("{}-pgbouncer", o.name);
-    let w = synthetic_workload(model, o, &name, "PgBouncer", replicas);
-    let id = model.workloads[w].id.clone();
-    push(
+    let s = params_settings(global, format!("{}-primary", o.name), o.name_span);
+    push_operator(
         model,
-        w,
-        o.name_span,
-        &id,
-        vec![(o.namespace.to_string(), name)],
+        o,
+        format!("{}-pgbouncer", o.name),
+        "PgBouncer",
+        replicas,
         s,
         "pgo-pgbouncer",
     );

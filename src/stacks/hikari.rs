@@ -254,7 +254,7 @@ impl<'a> Props<'a> {
     /// Resolves `${VAR:default}` placeholders against the environment. When the whole value
     /// is one placeholder, the span moves to where the winning value is written.
     fn found(&self, value: &str, span: Span, source: String) -> Found {
-        let (value, winner) = resolve_placeholders(value, self.ctx, 0);
+        let (value, winner) = resolve_placeholders(value, self.ctx);
         Found {
             value,
             span: winner.unwrap_or(span),
@@ -263,85 +263,18 @@ impl<'a> Props<'a> {
     }
 }
 
-/// Expands `${NAME}` / `${NAME:default}`; returns the text and, when the input was exactly one
-/// placeholder resolved from the environment, the span of that env value.
-fn resolve_placeholders(value: &str, ctx: &Ctx, depth: usize) -> (String, Option<Span>) {
-    if depth > 8 || !value.contains("${") {
-        return (value.to_string(), None);
-    }
-    let trimmed = value.trim();
-    let whole = trimmed.starts_with("${") && matching_brace(trimmed, 2) == Some(trimmed.len() - 1);
-    let mut out = String::new();
-    let mut rest = value;
-    let mut winner = None;
-    while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
-        let Some(end) = matching_brace(rest, i + 2) else {
-            out.push_str(&rest[i..]);
-            rest = "";
-            break;
-        };
-        let body = &rest[i + 2..end];
-        let (name, default) = match split_default(body) {
-            Some((n, d)) => (n, Some(d)),
-            None => (body, None),
-        };
-        let env_hit = ctx
-            .env
+/// Expands `${NAME}` / `${NAME:default}` against the container env (relaxed names too);
+/// returns the text and, when the input was exactly one placeholder resolved from the
+/// environment, the span of that env value.
+fn resolve_placeholders(value: &str, ctx: &Ctx) -> (String, Option<Span>) {
+    let lookup = |name: &str| {
+        ctx.env
             .vars
             .iter()
-            .find(|v| v.name == name || env_binds(&v.name, name));
-        match (
-            env_hit.and_then(|v| v.value.as_deref().map(|s| (s, v.span))),
-            default,
-        ) {
-            (Some((v, s)), _) => {
-                out.push_str(v);
-                winner = Some(s);
-            }
-            (None, Some(d)) => {
-                let (d, w) = resolve_placeholders(d, ctx, depth + 1);
-                out.push_str(&d);
-                winner = w;
-            }
-            (None, None) => out.push_str(&rest[i..=end]),
-        }
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    (out, if whole { winner } else { None })
-}
-
-fn split_default(body: &str) -> Option<(&str, &str)> {
-    // The first ':' not inside a nested placeholder separates the default.
-    let mut depth = 0;
-    let b = body.as_bytes();
-    for i in 0..b.len() {
-        match b[i] {
-            b'{' => depth += 1,
-            b'}' => depth -= 1,
-            b':' if depth == 0 => return Some((&body[..i], &body[i + 1..])),
-            _ => {}
-        }
-    }
-    None
-}
-
-fn matching_brace(s: &str, from: usize) -> Option<usize> {
-    let mut depth = 1;
-    for (i, c) in s[from..].char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(from + i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+            .find(|v| v.name == name || env_binds(&v.name, name))
+            .and_then(|v| Some((v.value.clone()?, v.span)))
+    };
+    super::common::placeholders(value, &lookup)
 }
 
 fn flatten_json(text: &str) -> Vec<(String, String)> {
@@ -433,12 +366,5 @@ mod tests {
             canon("spring.datasource.hikari.maximumPoolSize"),
             canon(POOL_KEY)
         );
-    }
-
-    #[test]
-    fn placeholder_defaults_split_at_the_first_outer_colon() {
-        assert_eq!(split_default("A:${B:5}"), Some(("A", "${B:5}")));
-        assert_eq!(split_default("A"), None);
-        assert_eq!(matching_brace("${A:${B:5}}", 2), Some(10));
     }
 }
