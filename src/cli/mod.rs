@@ -3,6 +3,7 @@
 mod check;
 mod explain;
 mod policy;
+mod report;
 mod rules;
 
 use std::io::Write;
@@ -29,6 +30,8 @@ pub struct Cli {
 enum Command {
     /// Check manifests and service configs for connection-capacity problems.
     Check(check::Args),
+    /// Print each database's connection budget: capacity, every client's share, headroom.
+    Report(report::Args),
     /// Print the documentation of a rule.
     Explain(explain::Args),
     /// List every rule (built-in and custom policies) with its default severity.
@@ -60,6 +63,7 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(a) => check::run(a),
+        Command::Report(a) => report::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Rules => rules::run(),
         Command::Policy(c) => policy::run(c),

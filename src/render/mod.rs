@@ -8,6 +8,7 @@
 //! The helpers here ([`Summary`], [`Position`]) hold what several formats compute alike, so that
 //! counts and line/column numbers agree between formats.
 
+pub mod budget;
 pub mod github;
 pub mod human;
 pub mod json;
