@@ -124,6 +124,7 @@ pub fn run(
         findings,
         suppressed,
         databases: capacity::to_reports(&m, &budgets),
+        base: None,
     };
     sort(&mut report.findings, &db);
     sort(&mut report.suppressed, &db);

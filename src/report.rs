@@ -1,7 +1,11 @@
 //! The result of a run: what every renderer prints.
 
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::Scenario;
 use crate::diag::Diagnostic;
-use crate::source::Span;
+use crate::source::{SourceDb, Span};
 
 /// Where a number in the model came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,4 +130,84 @@ pub struct Report {
     pub suppressed: Vec<Diagnostic>,
     /// Per-database budgets, by id.
     pub databases: Vec<DatabaseReport>,
+    /// With `--base REF`: the same run as of that git revision, for before/after figures
+    /// (`databases[].base`) and new findings (`findings[].new`). `None` without `--base`.
+    pub base: Option<Baseline>,
+}
+
+/// The run as of a base revision (`--base REF`), reduced to what comparisons need.
+#[derive(Clone, Debug, Default)]
+pub struct Baseline {
+    /// The revision as the user wrote it (`HEAD~1`, `origin/main`).
+    pub git_ref: String,
+    /// The commit it resolved to.
+    pub commit: String,
+    /// The gating scenario of the current run (the figure change lines show).
+    pub scenario: Scenario,
+    /// Per-database budgets at the base revision, by id.
+    pub databases: Vec<DatabaseReport>,
+    /// Findings at the base revision, by identity (paths as absolute paths of the work tree).
+    pub findings: HashSet<FindingKey>,
+    /// Directory the current run's paths are shown relative to.
+    pub cwd: PathBuf,
+}
+
+/// What makes two findings the same across revisions: rule, database, workload and file —
+/// not lines or messages, which move and change with the numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FindingKey {
+    /// Rule id.
+    pub rule: String,
+    /// Database id.
+    pub database: Option<String>,
+    /// Workload id.
+    pub workload: Option<String>,
+    /// Absolute, lexically normalised path of the primary location's file.
+    pub path: PathBuf,
+}
+
+impl FindingKey {
+    /// The key of `d`, whose file paths in `db` are relative to `cwd`.
+    pub fn of(d: &Diagnostic, db: &SourceDb, cwd: &Path) -> FindingKey {
+        let path = if (d.primary.span.file.0 as usize) < db.len() {
+            normalize(&cwd.join(&db.get(d.primary.span.file).path))
+        } else {
+            PathBuf::new()
+        };
+        FindingKey {
+            rule: d.rule.clone(),
+            database: d.database.clone(),
+            workload: d.workload.clone(),
+            path,
+        }
+    }
+}
+
+impl Baseline {
+    /// The database `id` as of the base revision, if it existed there.
+    pub fn database(&self, id: &str) -> Option<&DatabaseReport> {
+        self.databases.iter().find(|d| d.id == id)
+    }
+
+    /// Whether finding `d` of the current run (files in `db`) did not exist at the base.
+    pub fn is_new(&self, d: &Diagnostic, db: &SourceDb) -> bool {
+        !self.findings.contains(&FindingKey::of(d, db, &self.cwd))
+    }
+}
+
+/// `path` with `.` and `..` components resolved lexically (no file-system access).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }

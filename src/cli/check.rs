@@ -27,14 +27,16 @@ pub struct Args {
     /// Lowest severity that fails the run: error (default) or warning.
     #[arg(long, default_value = "error")]
     fail_on: String,
-    /// Compare against a git revision (not supported by this version).
+    /// Also evaluate the tree as of this git revision and report what changed.
     #[arg(long, value_name = "GIT-REF")]
     base: Option<String>,
 }
 
 pub fn run(a: Args) -> Result<u8, String> {
-    if a.base.is_some() {
-        return Err("--base is not supported by this version of poolguard".into());
+    if a.base.is_some() && a.paths.iter().any(|p| p.as_os_str() == "-") {
+        return Err(
+            "--base cannot compare standard input (`-`): check files in a repository".into(),
+        );
     }
     let fail_on = match a.fail_on.as_str() {
         "error" => Severity::Error,
@@ -81,7 +83,7 @@ pub fn run(a: Args) -> Result<u8, String> {
             check::discover_config(&first)
         }
     };
-    let mut cfg = match config_path {
+    let mut cfg = match config_path.clone() {
         Some(p) => {
             let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
             let abs = std::path::absolute(&p).unwrap_or(p);
@@ -90,10 +92,14 @@ pub fn run(a: Args) -> Result<u8, String> {
         }
         None => Config::default(),
     };
-    if let Some(s) = &a.scenario {
-        cfg.scenario = Scenario::parse(s).ok_or_else(|| {
+    let scenario = match &a.scenario {
+        Some(s) => Some(Scenario::parse(s).ok_or_else(|| {
             format!("--scenario must be steady, rollout or all-rollouts, not `{s}`")
-        })?;
+        })?),
+        None => None,
+    };
+    if let Some(s) = scenario {
+        cfg.scenario = s;
     }
     let stdin = if a.paths.iter().any(|p| p.as_os_str() == "-") {
         let mut s = String::new();
@@ -113,7 +119,22 @@ pub fn run(a: Args) -> Result<u8, String> {
     let policy_files = check::policy_paths(&root, &cfg, &db, &cwd);
     let policies = crate::policy::load(&policy_files, &mut db, &cwd)
         .map_err(|e| format!("invalid policy:\n{}", e.join("\n")))?;
-    let (report, db) = check::run(req, db, &cfg, &policies)?;
+    let (mut report, db) = check::run(req, db, &cfg, &policies)?;
+    if let Some(git_ref) = &a.base {
+        let base = crate::diff::baseline(&crate::diff::BaseRequest {
+            git_ref,
+            paths: &a.paths,
+            config: a.config.as_deref(),
+            head_config: config_path.as_deref(),
+            scenario,
+            head_scenario: cfg.scenario,
+            cwd: &cwd,
+        })?;
+        for w in &base.warnings {
+            eprintln!("poolguard: warning: {w}");
+        }
+        report.base = Some(base.baseline);
+    }
     if outputs.iter().any(|(fmt, _)| *fmt == Format::Github) {
         append_step_summary(&report, &db);
     }

@@ -2,6 +2,8 @@
 
 mod check;
 mod explain;
+mod fix;
+mod init;
 mod policy;
 mod report;
 mod rules;
@@ -34,6 +36,10 @@ enum Command {
     Report(report::Args),
     /// Print the documentation of a rule.
     Explain(explain::Args),
+    /// Write a starter poolguard.yaml from what the manifests tell.
+    Init(init::Args),
+    /// Apply the suggested pool sizes (and maxSurge values) in place.
+    Fix(fix::Args),
     /// List every rule (built-in and custom policies) with its default severity.
     Rules,
     /// Work with custom policies.
@@ -65,6 +71,8 @@ pub fn run() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Report(a) => report::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Init(a) => init::run(a),
+        Command::Fix(a) => fix::run(a),
         Command::Rules => rules::run(),
         Command::Policy(c) => policy::run(c),
         Command::Schema { which } => {

@@ -33,6 +33,8 @@ pub fn render(report: &Report, db: &SourceDb, color: bool) -> String {
         out.push_str(&render_finding(&renderer, finding, db));
         out.push_str("\n\n");
     }
+    // `--base`: one line per database whose figures changed (see `crate::diff`).
+    out.push_str(&crate::diff::change_lines(report, db));
     if !report.databases.is_empty() {
         out.push_str(&budget_table(&report.databases, color));
         out.push('\n');

@@ -23,7 +23,7 @@ const SCHEMA_VERSION: u32 = 1;
 /// JSON has no colour, so `_color` is ignored.
 pub fn render(report: &Report, db: &SourceDb, _color: bool) -> String {
     let summary = Summary::of(report);
-    let doc = Document {
+    let mut doc = Document {
         version: SCHEMA_VERSION,
         tool: Tool {
             name: "poolguard",
@@ -39,6 +39,21 @@ pub fn render(report: &Report, db: &SourceDb, _color: bool) -> String {
         suppressed_findings: report.suppressed.iter().map(|d| finding(d, db)).collect(),
         databases: report.databases.iter().map(database).collect(),
     };
+    // `--base`: `findings[].new` and `databases[].base` (SPEC §9), only when a base was given.
+    if let Some(base) = &report.base {
+        for (f, d) in doc.findings.iter_mut().zip(&report.findings) {
+            f.new = Some(base.is_new(d, db));
+        }
+        for (j, d) in doc.databases.iter_mut().zip(&report.databases) {
+            j.base = Some(base.database(&d.id).map(|b| BaseJson {
+                capacity: b.capacity,
+                steady: b.steady,
+                rollout: b.rollout,
+                all_rollouts: b.all_rollouts,
+                status: b.status.as_str(),
+            }));
+        }
+    }
     // Serializing plain structs of strings and integers cannot fail.
     let mut out = serde_json::to_string_pretty(&doc).expect("JSON document serializes");
     out.push('\n');
@@ -85,6 +100,8 @@ struct Finding<'a> {
     suggestion: Option<SuggestionJson>,
     notes: Vec<Cow<'a, str>>,
     help: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -120,6 +137,18 @@ struct Database<'a> {
     all_rollouts: Option<i64>,
     status: &'static str,
     clients: Vec<Client<'a>>,
+    /// `Some(None)` serializes as `null`: the database did not exist at the base revision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base: Option<Option<BaseJson>>,
+}
+
+#[derive(Serialize)]
+struct BaseJson {
+    capacity: i64,
+    steady: Option<i64>,
+    rollout: Option<i64>,
+    all_rollouts: Option<i64>,
+    status: &'static str,
 }
 
 #[derive(Serialize)]
@@ -166,6 +195,7 @@ fn finding<'a>(d: &'a Diagnostic, db: &'a SourceDb) -> Finding<'a> {
         }),
         notes: d.notes.iter().map(|n| redact(n)).collect(),
         help: d.help.as_deref().map(redact),
+        new: None,
     }
 }
 
@@ -192,6 +222,7 @@ fn database(d: &DatabaseReport) -> Database<'_> {
         all_rollouts: d.all_rollouts,
         status: d.status.as_str(),
         clients: d.clients.iter().map(client).collect(),
+        base: None,
     }
 }
 

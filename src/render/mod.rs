@@ -359,6 +359,7 @@ DB_URL=postgres://app:hunter2@orders-db/app
                     clients: Vec::new(),
                 },
             ],
+            base: None,
         };
         (db, report)
     }
@@ -396,6 +397,7 @@ mod tests {
             ],
             suppressed: vec![Diagnostic::new("e", Severity::Error, span, "x")],
             databases: Vec::new(),
+            base: None,
         };
         assert_eq!(
             Summary::of(&report),
