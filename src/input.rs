@@ -135,6 +135,61 @@ pub fn load(sources: Vec<Source>, cwd: &Path, limits: &Limits, db: &mut SourceDb
     inputs
 }
 
+/// What a parse-only pass read; see [`parse_only`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ParseStats {
+    /// Files walked (read or not).
+    pub files: usize,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Documents parsed.
+    pub docs: usize,
+    /// Files that could not be read, decoded or parsed.
+    pub errors: usize,
+}
+
+/// The floor `check` is measured against: walks `paths` (honouring `.gitignore`), reads and
+/// parses every file with the same parsers and limits as [`load`], in parallel, and builds
+/// nothing else — no source index, no model; each file's tree is dropped once parsed.
+pub fn parse_only(paths: &[PathBuf], limits: &Limits) -> ParseStats {
+    let root = paths
+        .first()
+        .map(PathBuf::as_path)
+        .unwrap_or(Path::new("."));
+    let entries = crate::walk::walk(paths, root, &globset::GlobSet::empty());
+    entries
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut s = ParseStats {
+                files: 1,
+                ..ParseStats::default()
+            };
+            let Entry::File { path, format } = e else {
+                s.errors = 1;
+                return s;
+            };
+            let parsed = read_limited(&path, limits.max_file_bytes)
+                .ok()
+                .and_then(|bytes| {
+                    s.bytes = bytes.len() as u64;
+                    String::from_utf8(bytes).ok()
+                })
+                .map(|text| parse::parse(format, FileId(i as u32), &text, limits));
+            match parsed {
+                Some(p) if p.error.is_none() => s.docs = p.docs.len(),
+                _ => s.errors = 1,
+            }
+            s
+        })
+        .reduce(ParseStats::default, |a, b| ParseStats {
+            files: a.files + b.files,
+            bytes: a.bytes + b.bytes,
+            docs: a.docs + b.docs,
+            errors: a.errors + b.errors,
+        })
+}
+
 fn format_name(f: Format) -> &'static str {
     match f {
         Format::Yaml => "YAML",
