@@ -1,5 +1,7 @@
 //! Workloads: pod templates with replicas, autoscalers and rollout strategy.
 
+use std::collections::HashMap;
+
 use super::objects::{Index, Object};
 use super::{Autoscaler, Model, Strategy, Surge, Workload};
 use crate::config::Config;
@@ -46,6 +48,7 @@ const WORKLOAD_KINDS: &[&str] = &[
 
 /// Collects every workload object into the model.
 pub fn collect<'a>(idx: &'a Index<'a>, config: &Config, model: &mut Model) -> Vec<Source<'a>> {
+    let scalers = autoscalers(idx);
     let mut out = Vec::new();
     for o in &idx.objects {
         if !WORKLOAD_KINDS.contains(&o.kind) {
@@ -69,7 +72,7 @@ pub fn collect<'a>(idx: &'a Index<'a>, config: &Config, model: &mut Model) -> Ve
             continue;
         };
         let index = model.workloads.len();
-        model.workloads.push(workload(o, spec, idx, config));
+        model.workloads.push(workload(o, spec, &scalers, config));
         out.push(Source {
             index,
             object: o,
@@ -80,7 +83,7 @@ pub fn collect<'a>(idx: &'a Index<'a>, config: &Config, model: &mut Model) -> Ve
     out
 }
 
-fn workload(o: &Object, spec: Option<&Node>, idx: &Index, config: &Config) -> Workload {
+fn workload(o: &Object, spec: Option<&Node>, scalers: &Scalers, config: &Config) -> Workload {
     let int_at = |n: Option<&Node>| n.and_then(|n| n.as_i64().map(|v| Fact::at(v, n.span)));
     let replicas = match o.kind {
         "Job" => int_at(spec.and_then(|s| s.get("parallelism")))
@@ -102,7 +105,7 @@ fn workload(o: &Object, spec: Option<&Node>, idx: &Index, config: &Config) -> Wo
         )
     });
     let strategy = strategy(o, spec);
-    let autoscaler = autoscaler(o, idx);
+    let autoscaler = autoscaler(o, scalers);
     Workload {
         id: o.id(),
         kind: o.kind.to_string(),
@@ -210,12 +213,21 @@ fn strategy(o: &Object, spec: Option<&Node>) -> Strategy {
     }
 }
 
-fn autoscaler(o: &Object, idx: &Index) -> Option<Autoscaler> {
-    let mut found: Option<Autoscaler> = None;
+/// An autoscaler object with what it reads.
+struct Scaler<'a> {
+    object: &'a Object<'a>,
+    kind: &'static str,
+    max_key: &'static str,
+    spec: Option<&'a Node>,
+}
+
+/// Autoscalers by the (namespace, kind, name) of the workload they target, each list in input
+/// order.
+type Scalers<'a> = HashMap<(&'a str, &'a str, &'a str), Vec<Scaler<'a>>>;
+
+fn autoscalers<'a>(idx: &'a Index<'a>) -> Scalers<'a> {
+    let mut out: Scalers = HashMap::new();
     for a in &idx.objects {
-        if a.namespace != o.namespace {
-            continue;
-        }
         let (kind, default_kind, max_key) = match (a.kind, a.group()) {
             ("HorizontalPodAutoscaler", "autoscaling") => {
                 ("HorizontalPodAutoscaler", None, "maxReplicas")
@@ -230,9 +242,25 @@ fn autoscaler(o: &Object, idx: &Index) -> Option<Autoscaler> {
             .and_then(|t| t.get("kind"))
             .and_then(Node::as_str)
             .or(default_kind);
-        if tname != Some(o.name) || tkind != Some(o.kind) {
+        let (Some(tname), Some(tkind)) = (tname, tkind) else {
             continue;
-        }
+        };
+        out.entry((a.namespace, tkind, tname))
+            .or_default()
+            .push(Scaler {
+                object: a,
+                kind,
+                max_key,
+                spec,
+            });
+    }
+    out
+}
+
+fn autoscaler(o: &Object, scalers: &Scalers) -> Option<Autoscaler> {
+    let mut found: Option<Autoscaler> = None;
+    for a in scalers.get(&(o.namespace, o.kind, o.name))? {
+        let (kind, max_key, spec) = (a.kind, a.max_key, a.spec);
         let max_node = spec.and_then(|s| s.get(max_key));
         let max = match max_node.and_then(|n| n.as_i64().map(|v| Fact::at(v, n.span))) {
             Some(f) => f,
@@ -249,7 +277,7 @@ fn autoscaler(o: &Object, idx: &Index) -> Option<Autoscaler> {
         }
         found = Some(Autoscaler {
             kind,
-            id: a.id(),
+            id: a.object.id(),
             max,
         });
     }
