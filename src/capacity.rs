@@ -10,7 +10,7 @@ pub fn ceil_pct(a: i64, pct: i64) -> i64 {
     if p <= 0 {
         return p / 100;
     }
-    (p + 99) / 100
+    p / 100 + i64::from(p % 100 != 0)
 }
 
 /// Extra pods a rolling update adds: an integer `maxSurge` as is, a percentage rounded up.
@@ -146,7 +146,10 @@ pub fn sums(clients: &[ClientNumbers]) -> (Sum, Sum, Sum) {
 
 /// `max_connections − reserved − headroom`.
 pub fn capacity(d: &Database) -> i64 {
-    d.max_connections.value - d.reserved() - d.headroom.as_ref().map_or(0, |h| h.value)
+    d.max_connections
+        .value
+        .saturating_sub(d.reserved())
+        .saturating_sub(d.headroom.as_ref().map_or(0, |h| h.value))
 }
 
 /// One database's computed budget.
@@ -370,7 +373,7 @@ pub fn suggest_surge(model: &Model, b: &Budget, ci: usize, scenario: Scenario) -
     let current = surge_pods(r, surge);
     let fits = |s: i64| {
         let mut clients = b.clients.clone();
-        clients[ci].pods_peak = Some(r + s);
+        clients[ci].pods_peak = Some(r.saturating_add(s));
         let (s0, s1, s2) = sums(&clients);
         let tmp = Budget {
             steady: s0,
@@ -380,7 +383,20 @@ pub fn suggest_surge(model: &Model, b: &Budget, ci: usize, scenario: Scenario) -
         };
         s0.bounded <= b.capacity && gate(scenario, &tmp).bounded <= b.capacity
     };
-    (0..current).rev().find(|&s| fits(s))
+    // Binary search: fitting is monotone in the surge, and the surge may be huge.
+    if current <= 0 || !fits(0) {
+        return None;
+    }
+    let (mut lo, mut hi) = (0i64, current - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo + 1) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Some(lo)
 }
 
 /// Converts budgets into the report form.

@@ -92,9 +92,8 @@ fn endpoint_value_with_a_multibyte_character_across_byte_7() {
 /// saturating multiply, so `r × pct` at or near `i64::MAX` overflows — a panic in debug
 /// builds, and in release a wrapped negative surge clamped to 0: a silent underestimate of
 /// the rollout peak. Needs `p.saturating_add(99)` (or `p / 100 + (p % 100 != 0) as i64`) in
-/// src/capacity.rs; kept ignored until that lands (run with `cargo test -- --ignored`).
+/// src/capacity.rs.
 #[test]
-#[ignore = "known bug in src/capacity.rs ceil_pct (overflow on a huge maxSurge percentage)"]
 fn huge_percentage_surge_does_not_overflow() {
     use poolguard::capacity::surge_pods;
     use poolguard::model::Surge;
@@ -128,7 +127,6 @@ fn huge_percentage_surge_does_not_overflow() {
 /// so two huge settings in a server's args overflow — a panic in debug builds, a wrapped
 /// (negative) reserve and so an inflated capacity in release. Awaits a saturating add.
 #[test]
-#[ignore = "known bug in src/model/mod.rs Database::reserved (overflow on huge reserved settings)"]
 fn huge_reserved_settings_do_not_overflow() {
     let db = "\
 apiVersion: apps/v1
@@ -155,7 +153,6 @@ spec:
 /// wrapped (huge positive) capacity in release — a silent pass. Awaits saturating
 /// arithmetic (or an upper bound on the config values).
 #[test]
-#[ignore = "known bug in src/capacity.rs capacity (overflow on huge reserved + headroom)"]
 fn huge_reserved_and_headroom_do_not_overflow() {
     let cfg = "\
 databases:
@@ -177,7 +174,6 @@ databases:
 /// (src/rules/capacity_headroom_low.rs), so a huge replica count against a huge
 /// `max_connections` overflows: a panic in debug builds, a wrong percentage in release.
 #[test]
-#[ignore = "known bug in src/rules/capacity_headroom_low.rs (overflow in the percentage)"]
 fn huge_demand_against_huge_capacity_does_not_overflow() {
     let cfg = CONFIG.replace(
         "max_connections: 100",

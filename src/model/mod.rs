@@ -176,7 +176,9 @@ pub struct Database {
 impl Database {
     /// Reserved slots in total.
     pub fn reserved(&self) -> i64 {
-        self.superuser_reserved.value + self.reserved_connections.as_ref().map_or(0, |f| f.value)
+        self.superuser_reserved
+            .value
+            .saturating_add(self.reserved_connections.as_ref().map_or(0, |f| f.value))
     }
 }
 

@@ -43,7 +43,7 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             continue;
         };
         let (span, label) = chain::fix_site(m, b, ci);
-        let over = b.steady.bounded - b.capacity;
+        let over = b.steady.bounded.saturating_sub(b.capacity);
         let at_least = if b.steady.complete { "" } else { "at least " };
         let msg = format!(
             "{} needs {at_least}{} connections in steady state, {over} over its capacity of {}",

@@ -49,11 +49,7 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             continue;
         };
         let (span, label) = chain::fix_site(m, b, ci);
-        let pct = if b.capacity > 0 {
-            b.rollout.bounded * 100 / b.capacity
-        } else {
-            100
-        };
+        let pct = capacity::percent(b.rollout.bounded, b.capacity);
         let msg = if high_s1 {
             format!(
                 "a rollout takes {} to {} connections, {pct}% of its capacity of {} (warning above {:.0}%)",
@@ -67,7 +63,7 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 "if every client rolls at once {} needs {} connections, {} over its capacity of {}",
                 db.id,
                 b.all_rollouts.bounded,
-                b.all_rollouts.bounded - b.capacity,
+                b.all_rollouts.bounded.saturating_sub(b.capacity),
                 b.capacity
             )
         };

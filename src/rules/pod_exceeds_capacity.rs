@@ -40,7 +40,7 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             };
             let sev = if conn > b.capacity {
                 Severity::Error
-            } else if conn * 2 >= b.capacity && conn > 0 {
+            } else if conn.saturating_mul(2) >= b.capacity && conn > 0 {
                 Severity::Warning
             } else {
                 continue;

@@ -78,7 +78,7 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             if s1.complete { "" } else { "at least " },
             s1.bounded,
             s0.bounded,
-            s1.bounded - limit
+            s1.bounded.saturating_sub(limit)
         );
         let mut d = Diagnostic::new(RULE.id, RULE.severity, span, msg)
             .with_label(format!("max_client_conn {}", p.max_client_conn.value))
@@ -121,7 +121,7 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         }
         d = d.help(format!(
             "raise max_client_conn to at least {} (client connections are cheap), add pooler replicas, or lower the application pools",
-            (s1.bounded + pods - 1) / pods.max(1)
+            s1.bounded.saturating_add(pods - 1) / pods.max(1)
         ));
         out.push(d);
     }

@@ -52,7 +52,7 @@ fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         };
         let w = &m.workloads[m.clients[b.clients[ci].client].workload];
         let (span, label) = chain::fix_site(m, b, ci);
-        let over = g.bounded - b.capacity;
+        let over = g.bounded.saturating_sub(b.capacity);
         let at_least = if g.complete { "" } else { "at least " };
         let msg = match scenario {
             Scenario::AllRollouts => format!(
