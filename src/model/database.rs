@@ -150,19 +150,15 @@ pub fn servers(idx: &Index, workloads: &[Source], db: &SourceDb, model: &mut Mod
         let ns = o.namespace;
         let mut services = Vec::new();
         let labels = w.labels();
-        for s in &idx.objects {
-            if s.kind == "Service" && s.group().is_empty() && s.namespace == ns {
+        for s in idx.services_in(ns) {
+            if s.group().is_empty() {
                 let selector = string_map(s.node.path(&["spec", "selector"]));
                 if selects(&selector, &labels) {
                     services.push((ns.to_string(), s.name.to_string()));
                 }
             }
         }
-        let has_service = |name: &str| {
-            idx.objects
-                .iter()
-                .any(|s| s.kind == "Service" && s.namespace == ns && s.name == name)
-        };
+        let has_service = |name: &str| idx.services_in(ns).any(|s| s.name == name);
         if let Some(sn) = o.node.path(&["spec", "serviceName"]).and_then(Node::as_str)
             && !services.iter().any(|(_, n)| n == sn)
             && !has_service(sn)

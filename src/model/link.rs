@@ -1,11 +1,14 @@
 //! Linking: container → endpoint → Service → database, and each link's pool size.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+
+use rayon::prelude::*;
 
 use super::endpoint::{self, Endpoint};
 use super::env::{self, Env};
 use super::mounts;
-use super::objects::{Index, Object};
+use super::objects::Index;
 use super::operators::Operators;
 use super::workload::Source;
 use super::{Client, ContainerDemand, DatabaseSource, Model};
@@ -71,6 +74,75 @@ enum Dest {
     Pooler(usize),
 }
 
+/// Lookup tables over the databases and poolers, built once per run (linking only reads
+/// them: it adds clients, never databases or pooler Services).
+struct Lookup {
+    /// The first database each Service reaches, by namespace, then name.
+    db_by_service: HashMap<String, HashMap<String, usize>>,
+    /// The first pooler each Service reaches, by namespace, then name.
+    pooler_by_service: HashMap<String, HashMap<String, usize>>,
+    /// The first database of each id.
+    db_by_id: HashMap<String, usize>,
+}
+
+impl Lookup {
+    fn new(model: &Model) -> Lookup {
+        let mut l = Lookup {
+            db_by_service: HashMap::new(),
+            pooler_by_service: HashMap::new(),
+            db_by_id: HashMap::new(),
+        };
+        for (i, d) in model.databases.iter().enumerate() {
+            l.db_by_id.entry(d.id.clone()).or_insert(i);
+            for (ns, name) in &d.services {
+                l.db_by_service
+                    .entry(ns.clone())
+                    .or_default()
+                    .entry(name.clone())
+                    .or_insert(i);
+            }
+        }
+        for (i, p) in model.poolers.iter().enumerate() {
+            for (ns, name) in &p.services {
+                l.pooler_by_service
+                    .entry(ns.clone())
+                    .or_default()
+                    .entry(name.clone())
+                    .or_insert(i);
+            }
+        }
+        l
+    }
+
+    fn get(table: &HashMap<String, HashMap<String, usize>>, ns: &str, name: &str) -> Option<usize> {
+        table.get(ns)?.get(name).copied()
+    }
+}
+
+/// What linking one workload adds to the model, applied in workload order so the result does
+/// not depend on which thread linked which workload.
+#[derive(Default)]
+struct Linked {
+    diagnostics: Vec<Diagnostic>,
+    /// (pooler, (user, database)) pairs seen, in order.
+    pairs: Vec<(usize, (String, String))>,
+    clients: Vec<Client>,
+    pooler_clients: Vec<Client>,
+}
+
+impl Linked {
+    fn apply(self, model: &mut Model) {
+        model.diagnostics.extend(self.diagnostics);
+        for (p, pair) in self.pairs {
+            if !model.poolers[p].pairs.contains(&pair) {
+                model.poolers[p].pairs.push(pair);
+            }
+        }
+        model.clients.extend(self.clients);
+        model.pooler_clients.extend(self.pooler_clients);
+    }
+}
+
 /// Links every non-server workload to the databases it reaches.
 #[allow(clippy::too_many_arguments)]
 pub fn link(
@@ -83,7 +155,8 @@ pub fn link(
     config: &Config,
     model: &mut Model,
 ) {
-    link_poolers(idx, config, model);
+    let lookup = Lookup::new(model);
+    link_poolers(idx, config, &lookup, model);
     let root = config
         .file
         .map(|f| {
@@ -93,16 +166,25 @@ pub fn link(
                 .unwrap_or_default()
         })
         .unwrap_or_default();
-    let servers: Vec<usize> = model
+    let skip: HashSet<usize> = model
         .databases
         .iter()
         .filter_map(|d| d.server_workload)
+        .chain(pooler_workloads.iter().copied())
         .collect();
-    for w in workloads {
-        if servers.contains(&w.index) || pooler_workloads.contains(&w.index) {
-            continue;
-        }
-        link_workload(files, db, idx, ops, w, config, &root, model);
+    let todo: Vec<&Source> = workloads
+        .iter()
+        .filter(|w| !skip.contains(&w.index))
+        .collect();
+    // Workloads are linked in parallel against the read-only model; what each adds is
+    // applied afterwards in input order.
+    let shared: &Model = model;
+    let linked: Vec<Linked> = todo
+        .par_iter()
+        .map(|w| link_workload(files, db, idx, ops, w, config, &root, &lookup, shared))
+        .collect();
+    for l in linked {
+        l.apply(model);
     }
 }
 
@@ -115,8 +197,10 @@ fn link_workload(
     w: &Source,
     config: &Config,
     root: &Path,
-    model: &mut Model,
-) {
+    lookup: &Lookup,
+    model: &Model,
+) -> Linked {
+    let mut out = Linked::default();
     let o = w.object;
     let ns = o.namespace;
     let wid = model.workloads[w.index].id.clone();
@@ -144,9 +228,9 @@ fn link_workload(
             }
         }
     };
-    let ann_pool = ann_int(ANN_POOL_MAX, 0, &mut model.diagnostics);
-    let ann_procs = ann_int(ANN_PROCESSES, 1, &mut model.diagnostics);
-    let ann_conn = ann_int(ANN_CONN_POD, 0, &mut model.diagnostics);
+    let ann_pool = ann_int(ANN_POOL_MAX, 0, &mut out.diagnostics);
+    let ann_procs = ann_int(ANN_PROCESSES, 1, &mut out.diagnostics);
+    let ann_conn = ann_int(ANN_CONN_POD, 0, &mut out.diagnostics);
     let cfg_pool = overrides.iter().rev().find_map(|c| c.pool_max.clone());
     let cfg_procs = overrides.iter().rev().find_map(|c| c.processes.clone());
     let cfg_conn = overrides
@@ -165,7 +249,7 @@ fn link_workload(
             }
         }
     }
-    let attached = mounts::attached(&attach, root, files, &mut model.diagnostics, &wid);
+    let attached = mounts::attached(&attach, root, files, &mut out.diagnostics, &wid);
 
     let mut demands: Vec<(Dest, ContainerDemand)> = Vec::new();
     let mut unresolved_any = false;
@@ -177,7 +261,7 @@ fn link_workload(
         let cspan = cname_node.map(|n| n.span).unwrap_or(w.object.name_span);
         let env = env::resolve(c, ns, idx, &ops.secrets);
         let args = args_of(c, &env);
-        let mut cfiles = mounts::mounted(c, w.pod_spec, ns, idx, db, &mut model.diagnostics);
+        let mut cfiles = mounts::mounted(c, w.pod_spec, ns, idx, db, &mut out.diagnostics);
         cfiles.extend(attached.iter().cloned());
         let image = c.get("image").and_then(Node::as_str).unwrap_or("");
         let ctx = Ctx {
@@ -193,7 +277,7 @@ fn link_workload(
             &cname,
             &wid,
             declared_db.is_none(),
-            &mut model.diagnostics,
+            &mut out.diagnostics,
         );
         if let Some(p) = &pool {
             for e in &p.endpoints {
@@ -215,7 +299,7 @@ fn link_workload(
         // Resolve every endpoint; one demand per distinct database or pooler.
         let mut targets: Vec<(Dest, Span)> = Vec::new();
         for f in &found {
-            match resolve(&f.endpoint, ns, idx, config, model) {
+            match resolve(&f.endpoint, ns, idx, config, lookup, model) {
                 Target::Database(d) => {
                     if !targets.iter().any(|(t, _)| *t == Dest::Db(d)) {
                         targets.push((Dest::Db(d), f.span));
@@ -226,9 +310,7 @@ fn link_workload(
                         f.endpoint.user.clone().unwrap_or_else(|| "?".into()),
                         f.endpoint.database.clone().unwrap_or_else(|| "?".into()),
                     );
-                    if !model.poolers[p].pairs.contains(&pair) {
-                        model.poolers[p].pairs.push(pair);
-                    }
+                    out.pairs.push((p, pair));
                     if !targets.iter().any(|(t, _)| *t == Dest::Pooler(p)) {
                         targets.push((Dest::Pooler(p), f.span));
                     }
@@ -236,7 +318,7 @@ fn link_workload(
                 Target::Unresolved(host) => {
                     unresolved_any = true;
                     if declared_db.is_none() {
-                        model.diagnostics.push(
+                        out.diagnostics.push(
                             Diagnostic::new(
                                 "unresolved-database",
                                 Severity::Warning,
@@ -300,7 +382,15 @@ fn link_workload(
                         .database
                         .map(|d| model.databases[d].id.clone()),
                 };
-                report_unknown_pool(model, &wid, &cname, span, &target, dbid, unknown.clone());
+                report_unknown_pool(
+                    &mut out.diagnostics,
+                    &wid,
+                    &cname,
+                    span,
+                    &target,
+                    dbid,
+                    unknown.clone(),
+                );
             }
         }
     }
@@ -309,7 +399,7 @@ fn link_workload(
     if let Some((id, span)) = &declared_db
         && (unresolved_any || demands.is_empty())
     {
-        match model.databases.iter().position(|d| &d.id == id) {
+        match lookup.db_by_id.get(id).copied() {
             Some(d) => {
                 if let Some((mut demand, _)) = first_main.clone() {
                     demand.endpoint = *span;
@@ -317,7 +407,7 @@ fn link_workload(
                         if demand.pool_max.is_none() && ann_conn.is_none() && cfg_conn.is_none() {
                             let dbid = model.databases[d].id.clone();
                             report_unknown_pool(
-                                model,
+                                &mut out.diagnostics,
                                 &wid,
                                 &demand.container,
                                 *span,
@@ -330,7 +420,7 @@ fn link_workload(
                     }
                 }
             }
-            None => model.diagnostics.push(
+            None => out.diagnostics.push(
                 Diagnostic::new(
                     "unresolved-database",
                     Severity::Warning,
@@ -368,19 +458,20 @@ fn link_workload(
     }
     for (d, c) in by_dest {
         match d {
-            Dest::Db(_) => model.clients.push(c),
+            Dest::Db(_) => out.clients.push(c),
             Dest::Pooler(p) => {
                 // Listed with the pooler's database (for the report), counted against the pooler.
                 if let Some(db) = model.poolers[p].database {
-                    model.clients.push(Client {
+                    out.clients.push(Client {
                         database: db,
                         ..c.clone()
                     });
                 }
-                model.pooler_clients.push(c);
+                out.pooler_clients.push(c);
             }
         }
     }
+    out
 }
 
 /// Whether a container logs in as a superuser: `postgres`/`root` in an endpoint, or
@@ -411,13 +502,13 @@ fn superuser_login(
 }
 
 /// Resolves each pooler's upstream hosts to its database.
-fn link_poolers(idx: &Index, config: &Config, model: &mut Model) {
+fn link_poolers(idx: &Index, config: &Config, lookup: &Lookup, model: &mut Model) {
     for p in 0..model.poolers.len() {
         let ns = model.workloads[model.poolers[p].workload].namespace.clone();
         let upstream = model.poolers[p].upstream.clone();
         let mut unresolved = None;
         for (host, span) in &upstream {
-            match resolve_host(host, &ns, idx, config, model, 0) {
+            match resolve_host(host, &ns, idx, config, lookup, model, 0) {
                 Some(d) => {
                     model.poolers[p].database = Some(d);
                     break;
@@ -451,7 +542,7 @@ fn link_poolers(idx: &Index, config: &Config, model: &mut Model) {
 }
 
 fn report_unknown_pool(
-    model: &mut Model,
+    diagnostics: &mut Vec<Diagnostic>,
     wid: &str,
     container: &str,
     span: Span,
@@ -476,7 +567,7 @@ fn report_unknown_pool(
     .help("annotate the pod template with `poolguard.dev/pool-max: \"N\"` (and `poolguard.dev/processes`), or set `pool_max` under `workloads:` in poolguard.yaml")
     .workload(wid);
     d.database = dbid;
-    model.diagnostics.push(d);
+    diagnostics.push(d);
 }
 
 /// Containers with whether each is a classic init container. Native sidecars
@@ -577,15 +668,22 @@ fn endpoints_in_env(
 }
 
 /// Resolves an endpoint's first resolvable host to a database.
-fn resolve(ep: &Endpoint, ns: &str, idx: &Index, config: &Config, model: &Model) -> Target {
+fn resolve(
+    ep: &Endpoint,
+    ns: &str,
+    idx: &Index,
+    config: &Config,
+    lookup: &Lookup,
+    model: &Model,
+) -> Target {
     let Some(first) = ep.hosts.first() else {
         return Target::Unresolved("(no host)".into());
     };
     for host in &ep.hosts {
-        if let Some(p) = resolve_pooler(host, ns, model) {
+        if let Some(p) = resolve_pooler(host, ns, lookup) {
             return Target::Pooler(p);
         }
-        if let Some(d) = resolve_host(host, ns, idx, config, model, 0) {
+        if let Some(d) = resolve_host(host, ns, idx, config, lookup, model, 0) {
             return Target::Database(d);
         }
     }
@@ -597,6 +695,7 @@ fn resolve_host(
     ns: &str,
     idx: &Index,
     config: &Config,
+    lookup: &Lookup,
     model: &Model,
     depth: usize,
 ) -> Option<usize> {
@@ -610,16 +709,12 @@ fn resolve_host(
         }
     }
     for cand in endpoint::service_candidates(host, ns) {
-        if let Some(d) = model.databases.iter().position(|d| {
-            d.services
-                .iter()
-                .any(|(sns, sn)| *sns == cand.namespace && *sn == cand.name)
-        }) {
+        if let Some(d) = Lookup::get(&lookup.db_by_service, &cand.namespace, &cand.name) {
             return Some(d);
         }
         // An ExternalName Service forwards to another host.
         if depth < 4
-            && let Some(svc) = service(idx, &cand.namespace, &cand.name)
+            && let Some(svc) = idx.service(&cand.namespace, &cand.name)
             && let Some(ext) = svc
                 .node
                 .path(&["spec", "externalName"])
@@ -629,6 +724,7 @@ fn resolve_host(
                 &cand.namespace,
                 idx,
                 config,
+                lookup,
                 model,
                 depth + 1,
             )
@@ -640,20 +736,8 @@ fn resolve_host(
 }
 
 /// A pooler whose Service the host names.
-fn resolve_pooler(host: &str, ns: &str, model: &Model) -> Option<usize> {
+fn resolve_pooler(host: &str, ns: &str, lookup: &Lookup) -> Option<usize> {
     endpoint::service_candidates(host, ns)
         .iter()
-        .find_map(|cand| {
-            model.poolers.iter().position(|p| {
-                p.services
-                    .iter()
-                    .any(|(sns, sn)| *sns == cand.namespace && *sn == cand.name)
-            })
-        })
-}
-
-fn service<'a>(idx: &'a Index, ns: &str, name: &str) -> Option<&'a Object<'a>> {
-    idx.objects.iter().find(|o| {
-        o.kind == "Service" && o.group().is_empty() && o.namespace == ns && o.name == name
-    })
+        .find_map(|cand| Lookup::get(&lookup.pooler_by_service, &cand.namespace, &cand.name))
 }

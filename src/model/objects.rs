@@ -87,9 +87,14 @@ pub struct Index<'a> {
     pub secrets: HashMap<&'a str, HashMap<&'a str, Data>>,
     /// Spans of Secret values, to be masked in output.
     pub secret_spans: Vec<Span>,
+    /// Objects of kind `Service` (any API group) by namespace, in input order, as indexes
+    /// into `objects`.
+    services: HashMap<&'a str, Vec<usize>>,
+    /// The first core-group Service of each name, by namespace.
+    core_services: HashMap<&'a str, HashMap<&'a str, usize>>,
 }
 
-impl Index<'_> {
+impl<'a> Index<'a> {
     /// The ConfigMap (or Secret, when `secret`) `name` in `ns`.
     pub fn data(&self, ns: &str, name: &str, secret: bool) -> Option<&Data> {
         let table = if secret {
@@ -98,6 +103,22 @@ impl Index<'_> {
             &self.config_maps
         };
         table.get(ns)?.get(name)
+    }
+
+    /// Objects of kind `Service` (of any API group) in `ns`, in input order.
+    pub fn services_in<'s>(&'s self, ns: &str) -> impl Iterator<Item = &'s Object<'a>> + 's {
+        self.services
+            .get(ns)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.objects[i])
+    }
+
+    /// The first core-group (`v1`) Service `name` in `ns`.
+    pub fn service(&self, ns: &str, name: &str) -> Option<&Object<'a>> {
+        let i = *self.core_services.get(ns)?.get(name)?;
+        Some(&self.objects[i])
     }
 }
 
@@ -109,7 +130,17 @@ pub fn index(files: &[LoadedFile]) -> Index<'_> {
             collect(doc, f.file, &mut idx.objects);
         }
     }
-    for o in &idx.objects {
+    for (i, o) in idx.objects.iter().enumerate() {
+        if o.kind == "Service" {
+            idx.services.entry(o.namespace).or_default().push(i);
+            if o.group().is_empty() {
+                idx.core_services
+                    .entry(o.namespace)
+                    .or_default()
+                    .entry(o.name)
+                    .or_insert(i);
+            }
+        }
         match (o.group(), o.kind) {
             ("", "ConfigMap") => {
                 let data = read_data(o, false, &mut idx.secret_spans);
