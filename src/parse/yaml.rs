@@ -100,9 +100,13 @@ impl CharOffsets {
     }
 }
 
-/// A value under construction: an open collection.
+/// A value under construction: an open collection. Its children so far are
+/// `Builder::items[base..]` (for maps: key, value, key, value, …), so each collection is
+/// allocated once, at its exact size, when it closes.
 struct Frame {
     kind: FrameKind,
+    /// Where its children start in `Builder::items`.
+    base: usize,
     /// Byte offset where the collection starts (after its properties).
     start: usize,
     /// Whether it is a flow collection (`[…]`, `{…}`), whose end is its closing bracket.
@@ -118,11 +122,8 @@ struct Frame {
 }
 
 enum FrameKind {
-    Seq(Vec<Node>),
+    Seq,
     Map {
-        entries: Vec<(Node, Node)>,
-        /// A key waiting for its value.
-        key: Option<Node>,
         /// Whether some key is a merge key (`<<`).
         merges: bool,
     },
@@ -150,6 +151,8 @@ struct Builder<'t> {
     limits: Limits,
     offsets: CharOffsets,
     stack: Vec<Frame>,
+    /// Children of the open collections, innermost last (see [`Frame`]).
+    items: Vec<Node>,
     anchors: HashMap<usize, Anchored>,
     /// Nodes produced so far in the whole stream, alias expansion included.
     nodes: usize,
@@ -168,6 +171,7 @@ impl<'t> Builder<'t> {
             limits,
             offsets: CharOffsets::new(text),
             stack: Vec::new(),
+            items: Vec::new(),
             anchors: HashMap::new(),
             nodes: 0,
             alias_nodes: 0,
@@ -260,16 +264,13 @@ impl<'t> Builder<'t> {
                 }
                 self.count_nodes(1, s)?;
                 let kind = if matches!(event, Event::SequenceStart(..)) {
-                    FrameKind::Seq(Vec::new())
+                    FrameKind::Seq
                 } else {
-                    FrameKind::Map {
-                        entries: Vec::new(),
-                        key: None,
-                        merges: false,
-                    }
+                    FrameKind::Map { merges: false }
                 };
                 self.stack.push(Frame {
                     kind,
+                    base: self.items.len(),
                     start: s,
                     flow: matches!(self.text.as_bytes().get(s), Some(b'[' | b'{')),
                     anchor,
@@ -391,18 +392,21 @@ impl<'t> Builder<'t> {
             frame.last_end
         };
         let value = match frame.kind {
-            FrameKind::Seq(items) => Value::Seq(items),
-            FrameKind::Map {
-                entries,
-                key,
-                merges,
-            } => {
-                let mut entries = entries;
-                if let Some(key) = key {
-                    // saphyr always pairs keys with values; keep a dangling key as `key: null`.
-                    let at = key.span.end as usize;
-                    entries.push((key, Node::scalar(self.span(at, at), "", Style::Plain)));
+            FrameKind::Seq => Value::Seq(self.items.drain(frame.base..).collect()),
+            FrameKind::Map { merges } => {
+                let n = self.items.len() - frame.base;
+                let mut entries = Vec::with_capacity(n.div_ceil(2));
+                let mut children = self.items.drain(frame.base..);
+                while let Some(key) = children.next() {
+                    let value = children.next().unwrap_or_else(|| {
+                        // saphyr always pairs keys with values; keep a dangling key as
+                        // `key: null`.
+                        let at = key.span.end as usize;
+                        Node::scalar(Span::new(self.file, at, at), "", Style::Plain)
+                    });
+                    entries.push((key, value));
                 }
+                drop(children);
                 find_duplicates(&entries, merges, &mut self.out.duplicates);
                 if merges {
                     entries = apply_merges(entries);
@@ -438,20 +442,13 @@ impl<'t> Builder<'t> {
         parent.count += done.count;
         parent.height = parent.height.max(done.height + 1);
         parent.last_end = parent.last_end.max(done.written_end);
-        match &mut parent.kind {
-            FrameKind::Seq(items) => items.push(done.node),
-            FrameKind::Map {
-                entries,
-                key,
-                merges,
-            } => match key.take() {
-                None => {
-                    *merges |= is_merge_key(&done.node);
-                    *key = Some(done.node);
-                }
-                Some(k) => entries.push((k, done.node)),
-            },
+        if let FrameKind::Map { merges } = &mut parent.kind
+            && (self.items.len() - parent.base).is_multiple_of(2)
+        {
+            // A key.
+            *merges |= is_merge_key(&done.node);
         }
+        self.items.push(done.node);
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
