@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::capacity;
 use crate::config::{Config, RuleLevel};
 use crate::diag::{Diagnostic, Severity, suppress};
@@ -128,6 +130,8 @@ pub fn run(
     };
     sort(&mut report.findings, &db);
     sort(&mut report.suppressed, &db);
+    // Freeing the parsed trees costs a few percent of a large run: free them on every core.
+    inputs.files.into_par_iter().for_each(drop);
     Ok((report, db))
 }
 

@@ -58,10 +58,20 @@ struct Read1 {
 /// Reads and parses every source, adding each to `db`. `cwd` makes displayed paths relative.
 pub fn load(sources: Vec<Source>, cwd: &Path, limits: &Limits, db: &mut SourceDb) -> Inputs {
     let base = db.len();
+    // `std::path::absolute` asks the OS for the working directory on every call; ask once.
+    let process_cwd = std::env::current_dir().ok();
     let reads: Vec<Read1> = sources
         .into_par_iter()
         .enumerate()
-        .map(|(i, src)| read_one(FileId((base + i) as u32), src, cwd, limits))
+        .map(|(i, src)| {
+            read_one(
+                FileId((base + i) as u32),
+                src,
+                cwd,
+                process_cwd.as_deref(),
+                limits,
+            )
+        })
         .collect();
     let mut inputs = Inputs {
         count: reads.len(),
@@ -208,7 +218,13 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }
 
-fn read_one(id: FileId, src: Source, cwd: &Path, limits: &Limits) -> Read1 {
+fn read_one(
+    id: FileId,
+    src: Source,
+    cwd: &Path,
+    process_cwd: Option<&Path>,
+    limits: &Limits,
+) -> Read1 {
     let (path, format, bytes) = match src {
         Source::Stdin(text) => {
             return finish(
@@ -236,7 +252,12 @@ fn read_one(id: FileId, src: Source, cwd: &Path, limits: &Limits) -> Read1 {
         }
     };
     let display = display_path(&path, cwd);
-    let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    let abs = match process_cwd {
+        // The same path `std::path::absolute(&path)` makes, without a `getcwd` per file.
+        Some(pc) if path.is_relative() => std::path::absolute(pc.join(&path)),
+        _ => std::path::absolute(&path),
+    }
+    .unwrap_or_else(|_| path.clone());
     match bytes {
         Ok(bytes) => finish(id, display, abs, format, bytes, limits),
         Err(message) => Read1 {
@@ -252,7 +273,10 @@ fn read_one(id: FileId, src: Source, cwd: &Path, limits: &Limits) -> Read1 {
 
 fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     let f = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
-    let mut bytes = Vec::new();
+    // Sized from the file's length, the read takes two calls (the data, then end of file)
+    // rather than a series of doubling reads.
+    let hint = f.metadata().map_or(0, |m| m.len()).min(max);
+    let mut bytes = Vec::with_capacity(hint as usize + 1);
     f.take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read file: {e}"))?;

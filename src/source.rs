@@ -1,9 +1,10 @@
 //! Source files, byte spans and line/column lookup.
 //!
 //! Every value a rule may point at carries a [`Span`]: a file id plus a byte range. Line and
-//! column are computed on demand from the file's line index, so spans stay two words wide.
+//! column are computed on demand from the file's line index, so spans stay two words wide. The
+//! line index itself is built on first use: most files of a large run are never pointed at.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Index of a file in a [`SourceDb`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,37 +71,46 @@ pub struct SourceFile {
     pub path: String,
     /// The text. Files that could not be decoded keep an empty text.
     pub text: Arc<str>,
-    line_starts: Vec<u32>,
+    line_starts: OnceLock<Vec<u32>>,
     /// Byte ranges holding secret values (Secret data, passwords); renderers mask them.
     pub secrets: Vec<(u32, u32)>,
 }
 
 impl SourceFile {
-    /// Builds the line index of `text`.
+    /// A file; its line index is built when first needed.
     pub fn new(path: String, text: Arc<str>) -> SourceFile {
-        let mut line_starts = vec![0u32];
-        line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i as u32 + 1),
-        );
         SourceFile {
             path,
             text,
-            line_starts,
+            line_starts: OnceLock::new(),
             secrets: Vec::new(),
         }
+    }
+
+    /// Byte offsets where lines start.
+    fn line_starts(&self) -> &[u32] {
+        self.line_starts.get_or_init(|| {
+            let mut starts = vec![0u32];
+            starts.extend(
+                self.text
+                    .bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(i, _)| i as u32 + 1),
+            );
+            starts
+        })
     }
 
     /// 1-based line and 1-based column (in characters) of a byte offset.
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
         let offset = offset.min(self.text.len() as u32);
-        let line = match self.line_starts.binary_search(&offset) {
+        let line_starts = self.line_starts();
+        let line = match line_starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i - 1,
         };
-        let start = self.line_starts[line] as usize;
+        let start = line_starts[line] as usize;
         let mut end = offset as usize;
         while end > start && !self.text.is_char_boundary(end) {
             end -= 1;
@@ -111,7 +121,7 @@ impl SourceFile {
 
     /// Byte offset of the start of 1-based `line`.
     pub fn line_start(&self, line: usize) -> Option<usize> {
-        self.line_starts
+        self.line_starts()
             .get(line.checked_sub(1)?)
             .map(|&s| s as usize)
     }

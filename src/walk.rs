@@ -1,8 +1,10 @@
 //! Finding input files: directories are walked honouring `.gitignore`, files are read as given.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use ignore::WalkState;
 
 use crate::parse::Format;
 
@@ -116,7 +118,10 @@ pub fn walk(paths: &[PathBuf], root: &Path, ignore: &GlobSet) -> Vec<Entry> {
             }
             continue;
         }
-        let walker = ignore::WalkBuilder::new(p)
+        // Directories are read on every core; the order they are found in does not matter,
+        // since the entries are sorted below.
+        let found = Mutex::new(Vec::new());
+        ignore::WalkBuilder::new(p)
             .hidden(false)
             .git_ignore(true)
             .git_global(false)
@@ -124,33 +129,63 @@ pub fn walk(paths: &[PathBuf], root: &Path, ignore: &GlobSet) -> Vec<Entry> {
             .require_git(false)
             .follow_links(true)
             .filter_entry(|e| e.file_name() != ".git")
-            .build();
-        for result in walker {
-            match result {
-                Ok(entry) => {
-                    if !entry.file_type().is_some_and(|t| t.is_file()) {
-                        continue;
-                    }
-                    let path = entry.into_path();
-                    let rel = path.strip_prefix(root).unwrap_or(&path);
-                    if ignore.is_match(rel) {
-                        continue;
-                    }
-                    if let Some(format) = format_of(&path) {
-                        out.push(Entry::File { path, format });
-                    }
-                }
-                Err(e) => {
-                    let path = error_path(&e).unwrap_or_else(|| p.clone());
-                    let message = error_message(&e);
-                    out.push(Entry::Error { path, message });
-                }
-            }
-        }
+            .build_parallel()
+            .run(|| {
+                let found = &found;
+                Box::new(move |result| {
+                    let entry = match result {
+                        Ok(entry) => {
+                            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                                return WalkState::Continue;
+                            }
+                            let path = entry.into_path();
+                            let rel = path.strip_prefix(root).unwrap_or(&path);
+                            if ignore.is_match(rel) {
+                                return WalkState::Continue;
+                            }
+                            match format_of(&path) {
+                                Some(format) => Entry::File { path, format },
+                                None => return WalkState::Continue,
+                            }
+                        }
+                        Err(e) => {
+                            let path = error_path(&e).unwrap_or_else(|| p.clone());
+                            let message = error_message(&e);
+                            Entry::Error { path, message }
+                        }
+                    };
+                    found.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+                    WalkState::Continue
+                })
+            });
+        out.extend(found.into_inner().unwrap_or_else(|e| e.into_inner()));
     }
-    out.sort_by(|a, b| entry_path(a).cmp(entry_path(b)));
+    sort_by_path(&mut out);
     out.dedup_by(|a, b| entry_path(a) == entry_path(b));
     out
+}
+
+/// Sorts entries by path (`Path`'s order: component by component). Each path is split into
+/// components once, rather than once per comparison.
+fn sort_by_path(entries: &mut Vec<Entry>) {
+    type Key<'e> = (Vec<Component<'e>>, Option<&'e str>, usize);
+    let mut keys: Vec<Key> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let error = match e {
+                Entry::File { .. } => None,
+                Entry::Error { message, .. } => Some(message.as_str()),
+            };
+            (entry_path(e).components().collect(), error, i)
+        })
+        .collect();
+    // Equal paths (a file named twice, under two of the paths given): a file before an error,
+    // then the order of the arguments.
+    keys.sort_unstable();
+    let order: Vec<usize> = keys.into_iter().map(|(_, _, i)| i).collect();
+    let mut slots: Vec<Option<Entry>> = std::mem::take(entries).into_iter().map(Some).collect();
+    entries.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 
 fn entry_path(e: &Entry) -> &Path {
