@@ -253,8 +253,8 @@ mod tests {
                 assert_eq!(at(text, k.span), k.as_scalar().unwrap().text);
                 assert_eq!(v.as_scalar().unwrap().style, Style::Quoted);
                 (
-                    k.as_scalar().unwrap().text.clone(),
-                    v.as_scalar().unwrap().text.clone(),
+                    k.as_scalar().unwrap().text.to_string(),
+                    v.as_scalar().unwrap().text.to_string(),
                     at(text, v.span),
                 )
             })

@@ -7,8 +7,11 @@ pub mod dotenv;
 pub mod ini;
 pub mod json;
 pub mod properties;
+pub mod text;
 pub mod toml;
 pub mod yaml;
+
+pub use text::Text;
 
 use crate::source::{FileId, Span};
 
@@ -51,7 +54,7 @@ pub enum Style {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scalar {
     /// The decoded text (escapes resolved, quotes removed).
-    pub text: String,
+    pub text: Text,
     /// How it was written.
     pub style: Style,
 }
@@ -162,7 +165,7 @@ impl Node {
     }
 
     /// A scalar node.
-    pub fn scalar(span: Span, text: impl Into<String>, style: Style) -> Node {
+    pub fn scalar(span: Span, text: impl Into<Text>, style: Style) -> Node {
         Node {
             span,
             value: Value::Scalar(Scalar {

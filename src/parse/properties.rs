@@ -268,8 +268,8 @@ mod tests {
                 assert_eq!(k.as_scalar().unwrap().style, Style::Quoted);
                 assert_eq!(v.as_scalar().unwrap().style, Style::Quoted);
                 (
-                    k.as_scalar().unwrap().text.clone(),
-                    v.as_scalar().unwrap().text.clone(),
+                    k.as_scalar().unwrap().text.to_string(),
+                    v.as_scalar().unwrap().text.to_string(),
                     at(text, k.span),
                     at(text, v.span),
                 )

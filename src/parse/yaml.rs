@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan, Tag};
 
-use super::{DuplicateKey, Limits, Node, ParseError, Parsed, Scalar, Style, Value};
+use super::{DuplicateKey, Limits, Node, ParseError, Parsed, Scalar, Style, Text, Value};
 use crate::source::{FileId, Span};
 
 /// Parses a YAML stream; every document with content becomes one entry of `docs`.
@@ -240,7 +240,7 @@ impl<'t> Builder<'t> {
                 let node = Node::new(
                     self.span(s, e),
                     Value::Scalar(Scalar {
-                        text: value.into_owned(),
+                        text: Text::from(&*value),
                         style: if quoted { Style::Quoted } else { Style::Plain },
                     }),
                 );
@@ -481,7 +481,7 @@ fn is_merge_key(node: &Node) -> bool {
 /// came from an earlier merged map. A `<<` whose value is not a map or a list of maps is kept
 /// as an ordinary entry.
 fn apply_merges(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
-    let mut seen: HashSet<String> = entries
+    let mut seen: HashSet<Text> = entries
         .iter()
         .filter(|(k, _)| !is_merge_key(k))
         .filter_map(|(k, _)| k.as_scalar().map(|s| s.text.clone()))
@@ -547,7 +547,7 @@ pub(super) fn find_duplicates(
             key: entries[later]
                 .0
                 .as_scalar()
-                .map(|s| s.text.clone())
+                .map(|s| s.text.to_string())
                 .unwrap_or_default(),
             span: entries[later].0.span,
             first: entries[first].0.span,
@@ -787,7 +787,7 @@ mod tests {
         assert_eq!(
             f.as_scalar().unwrap(),
             &Scalar {
-                text: String::new(),
+                text: Text::default(),
                 style: Style::Quoted
             }
         );

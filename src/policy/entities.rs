@@ -66,7 +66,7 @@ pub fn node_value(n: &Node) -> Value {
     match &n.value {
         crate::parse::Value::Scalar(s) => {
             if s.style == Style::Quoted {
-                return Value::String(s.text.clone());
+                return Value::String(s.text.to_string());
             }
             if s.is_null() {
                 return Value::Null;
@@ -82,7 +82,7 @@ pub fn node_value(n: &Node) -> Value {
             {
                 return json!(f);
             }
-            Value::String(s.text.clone())
+            Value::String(s.text.to_string())
         }
         crate::parse::Value::Seq(items) => Value::Array(items.iter().map(node_value).collect()),
         crate::parse::Value::Map(entries) => {

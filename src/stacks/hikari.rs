@@ -115,10 +115,15 @@ fn is_spring_file(name: &str) -> bool {
 
 /// Canonical form for relaxed comparison of property names.
 fn canon(key: &str) -> String {
-    key.chars()
-        .filter(|c| *c != '-' && *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(key.len());
+    for c in key.chars().filter(|c| *c != '-' && *c != '_') {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
 }
 
 /// Whether an environment variable name binds to `key` under relaxed binding (both the
