@@ -11,6 +11,7 @@
 //! the bench runs from a clean clone. Then it times, as child processes on a warm cache:
 //!
 //! - `check`: the release binary, `poolguard check DIR` (human output to /dev/null);
+//! - `report`: the release binary, `poolguard report DIR` (the budget table);
 //! - `parse-only`: this example re-run as `--parse-only DIR`, which calls
 //!   `poolguard::input::parse_only` — the same walk, reads and parsers, nothing else built.
 //!
@@ -75,9 +76,9 @@ fn main() {
     );
     println!();
     println!(
-        "| corpus | files | MB | check median s (min–max) | files/s | peak RSS MB | parse-only median s | parse-only RSS MB | check ÷ parse-only |"
+        "| corpus | files | MB | check median s (min–max) | files/s | peak RSS MB | report median s | report RSS MB | parse-only median s | parse-only RSS MB | check ÷ parse-only |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
     for &n in &opts.services {
         let dir = corpus(n, &opts);
@@ -87,27 +88,35 @@ fn main() {
             c.arg("check").arg(&dir);
             c
         };
+        let report_cmd = || {
+            let mut c = Command::new(&opts.bin);
+            c.arg("report").arg(&dir);
+            c
+        };
         let floor_cmd = || {
             let mut c = Command::new(&me);
             c.arg("--parse-only").arg(&dir);
             c
         };
         let check = measure(&check_cmd, opts.runs);
+        let report = measure(&report_cmd, opts.runs);
         let floor = measure(&floor_cmd, opts.runs);
         let ratio = check.median.as_secs_f64() / floor.median.as_secs_f64();
         println!(
-            "| s{n} | {files} | {:.1} | {:.3} ({:.3}–{:.3}) | {:.0} | {:.0} | {:.3} | {:.0} | {:.2}× |",
+            "| s{n} | {files} | {:.1} | {:.3} ({:.3}–{:.3}) | {:.0} | {:.0} | {:.3} | {:.0} | {:.3} | {:.0} | {:.2}× |",
             bytes as f64 / 1e6,
             check.median.as_secs_f64(),
             check.min.as_secs_f64(),
             check.max.as_secs_f64(),
             files as f64 / check.median.as_secs_f64(),
             check.rss_kb as f64 / 1024.0,
+            report.median.as_secs_f64(),
+            report.rss_kb as f64 / 1024.0,
             floor.median.as_secs_f64(),
             floor.rss_kb as f64 / 1024.0,
             ratio
         );
-        rows.push((n, files, bytes, check, floor));
+        rows.push((n, files, bytes, check, report, floor));
     }
     println!();
     // Linearity: cost per file at each size against the smallest size above 1,000 files.
@@ -130,14 +139,16 @@ fn main() {
     }
     if let Some(path) = &opts.json {
         let mut out = String::new();
-        for (n, files, bytes, c, f) in &rows {
+        for (n, files, bytes, c, r, f) in &rows {
             out.push_str(&format!(
-                "{{\"corpus\":\"s{n}\",\"files\":{files},\"bytes\":{bytes},\"runs\":{},\"check_median_s\":{:.4},\"check_min_s\":{:.4},\"check_max_s\":{:.4},\"check_rss_kb\":{},\"parse_only_median_s\":{:.4},\"parse_only_rss_kb\":{}}}\n",
+                "{{\"corpus\":\"s{n}\",\"files\":{files},\"bytes\":{bytes},\"runs\":{},\"check_median_s\":{:.4},\"check_min_s\":{:.4},\"check_max_s\":{:.4},\"check_rss_kb\":{},\"report_median_s\":{:.4},\"report_rss_kb\":{},\"parse_only_median_s\":{:.4},\"parse_only_rss_kb\":{}}}\n",
                 opts.runs,
                 c.median.as_secs_f64(),
                 c.min.as_secs_f64(),
                 c.max.as_secs_f64(),
                 c.rss_kb,
+                r.median.as_secs_f64(),
+                r.rss_kb,
                 f.median.as_secs_f64(),
                 f.rss_kb
             ));

@@ -75,6 +75,7 @@ pub fn run(
     config: &Config,
     policies: &[Policy],
 ) -> Result<(Report, SourceDb), String> {
+    let mut phases = crate::timings::Phases::start();
     let root = run_root(config, &db, &req.cwd, &req.paths);
     let ignore = walk::ignore_set(&config.ignore);
     let mut sources = Vec::new();
@@ -92,7 +93,9 @@ pub fn run(
         .map(|p| req.cwd.join(&db.get(p.file).path))
         .filter_map(|p| std::path::absolute(p).ok())
         .collect();
-    for e in walk::walk(&fs_paths, &root, &ignore) {
+    let walked = walk::walk(&fs_paths, &root, &ignore);
+    phases.mark("walk");
+    for e in walked {
         if let walk::Entry::File { path, .. } = &e
             && std::path::absolute(path).is_ok_and(|a| policy_files.contains(&a))
         {
@@ -101,8 +104,11 @@ pub fn run(
         sources.push(Source::Entry(e));
     }
     let mut inputs = input::load(sources, &req.cwd, &config.limits, &mut db);
+    phases.mark("read+parse");
     let m = model::build(&inputs.files, &mut db, config);
+    phases.mark("model");
     let budgets = capacity::evaluate(&m, config);
+    phases.mark("capacity");
     let ctx = rules::Ctx {
         model: &m,
         budgets: &budgets,
@@ -111,6 +117,7 @@ pub fn run(
     let mut findings = std::mem::take(&mut inputs.diagnostics);
     findings.extend(m.diagnostics.iter().cloned());
     findings.extend(rules::run(&ctx));
+    phases.mark("rules");
     findings.extend(policy::eval::evaluate(
         policies,
         &m,
@@ -130,8 +137,10 @@ pub fn run(
     };
     sort(&mut report.findings, &db);
     sort(&mut report.suppressed, &db);
+    phases.mark("policies+suppress+sort");
     // Freeing the parsed trees costs a few percent of a large run: free them on every core.
     inputs.files.into_par_iter().for_each(drop);
+    phases.mark("free");
     Ok((report, db))
 }
 

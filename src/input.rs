@@ -315,7 +315,8 @@ fn finish(
             ),
         );
     }
-    if bytes.iter().take(8192).any(|&b| b == 0) {
+    // `contains` on bytes is a memchr; an iterator's `any` here was 1.5% of a check.
+    if bytes[..bytes.len().min(8192)].contains(&0) {
         return fail("".into(), None, "binary file (contains NUL bytes)".into());
     }
     let text: Arc<str> = match String::from_utf8(bytes) {

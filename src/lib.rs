@@ -22,4 +22,5 @@ pub mod rules;
 pub mod schema;
 pub mod source;
 pub mod stacks;
+pub mod timings;
 pub mod walk;

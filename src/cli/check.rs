@@ -138,6 +138,7 @@ pub fn run(a: Args) -> Result<u8, String> {
     if outputs.iter().any(|(fmt, _)| *fmt == Format::Github) {
         append_step_summary(&report, &db);
     }
+    let mut phases = crate::timings::Phases::start();
     for (fmt, file) in outputs {
         let color = file.is_none() && fmt == Format::Human && stdout_color();
         let text = render::render(fmt, &report, &db, color);
@@ -146,6 +147,7 @@ pub fn run(a: Args) -> Result<u8, String> {
             None => super::print(&text),
         }
     }
+    phases.mark("render");
     let failed = report.findings.iter().any(|d| d.severity >= fail_on);
     Ok(if failed {
         super::EXIT_FINDINGS

@@ -535,12 +535,13 @@ pub(super) fn find_duplicates(
     skip_merge_keys: bool,
     out: &mut Vec<DuplicateKey>,
 ) {
-    let key = |i: usize| -> Option<&str> {
+    // Compared as bytes: the same order and equality as the text, without re-checking UTF-8.
+    let key = |i: usize| -> Option<&[u8]> {
         let k = &entries[i].0;
         if skip_merge_keys && is_merge_key(k) {
             return None;
         }
-        k.as_scalar().map(|s| s.text.as_str())
+        k.as_scalar().map(|s| s.text.as_bytes())
     };
     let report = |out: &mut Vec<DuplicateKey>, first: usize, later: usize| {
         out.push(DuplicateKey {

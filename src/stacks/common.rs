@@ -379,6 +379,49 @@ pub fn file_entries(f: &crate::model::mounts::ConfigFile) -> Vec<Entry> {
     out
 }
 
+/// Whether some entry of `f`, as [`file_entries`] lists them, has a key for which
+/// `pred(key, env)` holds — without building the entries. Every detector asks this of every
+/// workload's config files, most of which are not its stack's, so it walks the documents
+/// with one key buffer and stops at the first match.
+pub fn any_entry_key(
+    f: &crate::model::mounts::ConfigFile,
+    pred: &dyn Fn(&str, bool) -> bool,
+) -> bool {
+    let env = f.format == crate::parse::Format::Dotenv;
+    let mut key = String::new();
+    f.docs
+        .iter()
+        .any(|d| walk_keys(d, &mut key, &|k| pred(k, env)))
+}
+
+/// Depth-first over the scalar leaves of `node`, with keys built as [`Node::flatten`] builds
+/// them (`a.b`, `a[0]`); nesting is bounded by the parsers' depth limit.
+fn walk_keys(node: &crate::parse::Node, key: &mut String, found: &dyn Fn(&str) -> bool) -> bool {
+    use crate::parse::Value;
+    let len = key.len();
+    let descend = |key: &mut String, child: &crate::parse::Node| {
+        let hit = walk_keys(child, key, found);
+        key.truncate(len);
+        hit
+    };
+    match &node.value {
+        Value::Scalar(_) => node.as_str().is_some() && found(key),
+        Value::Seq(items) => items.iter().enumerate().any(|(i, item)| {
+            key.push('[');
+            key.push_str(&i.to_string());
+            key.push(']');
+            descend(key, item)
+        }),
+        Value::Map(entries) => entries.iter().any(|(k, v)| {
+            if len > 0 {
+                key.push('.');
+            }
+            key.push_str(k.as_str().unwrap_or(""));
+            descend(key, v)
+        }),
+    }
+}
+
 /// The text of an entry with `${…}` placeholders expanded, and where the winning value is
 /// written; an error when the value is not in the repository.
 pub fn entry_text(
@@ -569,6 +612,45 @@ pub mod test {
 mod tests {
     use super::test::Fx;
     use super::*;
+
+    #[test]
+    fn any_entry_key_agrees_with_file_entries() {
+        use crate::model::mounts::ConfigFile;
+        use crate::parse::{self, Format, Limits};
+        let yaml = "a:\n  b: 1\n  c: [x, {d: 2}, ~]\n\"\": {e: 3}\nf: ~\nmicronaut:\n  g: 4\n---\n- 5\n---\n'%prod':\n  quarkus.h: 6\n";
+        let file = ConfigFile {
+            name: "application.yml".into(),
+            path: "/config/application.yml".into(),
+            mounted: true,
+            format: Format::Yaml,
+            docs: parse::parse(
+                Format::Yaml,
+                crate::source::FileId(0),
+                yaml,
+                &Limits::default(),
+            )
+            .docs,
+        };
+        let keys: Vec<String> = file_entries(&file).into_iter().map(|e| e.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "a.b",
+                "a.c[0]",
+                "a.c[1].d",
+                "e",
+                "micronaut.g",
+                "[0]",
+                "%prod.quarkus.h"
+            ]
+        );
+        for want in &keys {
+            assert!(any_entry_key(&file, &|k, env| !env && k == want), "{want}");
+        }
+        for absent in ["a", "a.c", "a.c[2]", "f", ".e", "micronaut"] {
+            assert!(!any_entry_key(&file, &|k, _| k == absent), "{absent}");
+        }
+    }
 
     #[test]
     fn flags_in_every_form_and_the_last_wins() {

@@ -127,20 +127,31 @@ fn canon(key: &str) -> String {
 }
 
 /// Whether an environment variable name binds to `key` under relaxed binding (both the
-/// current `MAXIMUMPOOLSIZE` form and the legacy `MAXIMUM_POOL_SIZE` form).
+/// current `MAXIMUMPOOLSIZE` form and the legacy `MAXIMUM_POOL_SIZE` form). Compares
+/// character by character: it runs for every variable on every property lookup.
 fn env_binds(name: &str, key: &str) -> bool {
-    let env = name.to_ascii_lowercase().replace('_', ".");
-    let current: String = key
-        .to_ascii_lowercase()
-        .chars()
-        .filter(|c| *c != '-')
-        .collect();
-    let legacy = key.to_ascii_lowercase().replace('-', ".");
-    env == current || env == legacy
+    // The variable as a property name: lower case, `_` read as `.`.
+    let env = || {
+        name.bytes().map(|b| match b {
+            b'_' => b'.',
+            b => b.to_ascii_lowercase(),
+        })
+    };
+    let current = key
+        .bytes()
+        .filter(|b| *b != b'-')
+        .map(|b| b.to_ascii_lowercase());
+    let legacy = key.bytes().map(|b| match b {
+        b'-' => b'.',
+        b => b.to_ascii_lowercase(),
+    });
+    env().eq(current) || env().eq(legacy)
 }
 
 struct Props<'a> {
     ctx: &'a Ctx<'a>,
+    /// The Spring config files, each document flattened once.
+    docs: Vec<FlatFile<'a>>,
     /// Config-file entries, highest precedence first: (canonical key, node).
     file_entries: Vec<(String, &'a Node)>,
     app_json: Vec<(String, String)>,
@@ -156,11 +167,12 @@ impl<'a> Props<'a> {
             .unwrap_or_default();
         let mut p = Props {
             ctx,
+            docs: flat_files(ctx.files),
             file_entries: Vec::new(),
             app_json,
         };
         let profiles = p.active_profiles();
-        p.file_entries = file_entries(ctx.files, &profiles);
+        p.file_entries = file_entries(&p.docs, &profiles);
         p
     }
 
@@ -170,7 +182,7 @@ impl<'a> Props<'a> {
             .get_outside_files("spring.profiles.active")
             .map(|f| f.value)
             .or_else(|| {
-                let entries = file_entries(self.ctx.files, &[]);
+                let entries = file_entries(&self.docs, &[]);
                 let key = canon("spring.profiles.active");
                 entries
                     .iter()
@@ -301,25 +313,87 @@ fn flatten_json(text: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A Spring config file with each document flattened once.
+struct FlatFile<'a> {
+    file: &'a ConfigFile,
+    docs: Vec<FlatDoc<'a>>,
+}
+
+/// One document's scalar entries under canonical keys (see [`canon`]), in document order,
+/// and the profile it applies to.
+struct FlatDoc<'a> {
+    entries: Vec<(String, &'a Node)>,
+    profile: Option<String>,
+}
+
+fn flat_files(files: &[ConfigFile]) -> Vec<FlatFile<'_>> {
+    files
+        .iter()
+        .filter(|f| is_spring_file(&f.name))
+        .map(|file| FlatFile {
+            file,
+            docs: file
+                .docs
+                .iter()
+                .map(|doc| {
+                    let entries = canon_flatten(doc);
+                    let profile = doc_profile(&entries);
+                    FlatDoc { entries, profile }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// [`Node::flatten`] with each key already in canonical form: `canon` works character by
+/// character and keeps `.` and `[i]`, so canonical parts joined are the canonical path.
+fn canon_flatten(doc: &Node) -> Vec<(String, &Node)> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(String, &Node)> = vec![(String::new(), doc)];
+    while let Some((prefix, node)) = stack.pop() {
+        match &node.value {
+            parse::Value::Scalar(_) => out.push((prefix, node)),
+            parse::Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate().rev() {
+                    stack.push((format!("{prefix}[{i}]"), item));
+                }
+            }
+            parse::Value::Map(entries) => {
+                for (k, v) in entries.iter().rev() {
+                    let key = canon(k.as_str().unwrap_or(""));
+                    let full = if prefix.is_empty() {
+                        key
+                    } else {
+                        let mut full = String::with_capacity(prefix.len() + 1 + key.len());
+                        full.push_str(&prefix);
+                        full.push('.');
+                        full.push_str(&key);
+                        full
+                    };
+                    stack.push((full, v));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Profile a YAML document applies to (`spring.config.activate.on-profile`, or the legacy
 /// `spring.profiles`), if any.
-fn doc_profile(doc: &Node) -> Option<String> {
-    let flat = doc.flatten();
-    let want = [
-        canon("spring.config.activate.on-profile"),
-        canon("spring.profiles"),
-    ];
-    flat.iter()
-        .find(|(k, _)| want.contains(&canon(k)))
+fn doc_profile(entries: &[(String, &Node)]) -> Option<String> {
+    entries
+        .iter()
+        .find(|(k, _)| k == "spring.config.activate.onprofile" || k == "spring.profiles")
         .and_then(|(_, n)| n.as_str().map(str::to_string))
 }
 
 /// Config-file entries, highest precedence first.
-fn file_entries<'a>(files: &'a [ConfigFile], profiles: &[String]) -> Vec<(String, &'a Node)> {
+fn file_entries<'a>(files: &[FlatFile<'a>], profiles: &[String]) -> Vec<(String, &'a Node)> {
     // Rank: mounted (2) over packaged (0); profile-specific (+1) over plain. Within a rank,
     // `.properties` over YAML, later profiles over earlier ones, later documents over earlier.
-    let mut ranked: Vec<(usize, usize, usize, &ConfigFile)> = Vec::new();
-    for f in files.iter().filter(|f| is_spring_file(&f.name)) {
+    let mut ranked: Vec<(usize, &FlatFile<'a>)> = Vec::new();
+    for flat in files {
+        let f = flat.file;
         let stem = f.name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&f.name);
         let profile = stem
             .strip_prefix("application-")
@@ -333,20 +407,18 @@ fn file_entries<'a>(files: &'a [ConfigFile], profiles: &[String]) -> Vec<(String
         };
         let loc = if f.mounted { 1000 } else { 0 };
         let fmt = usize::from(f.format == Format::Properties);
-        ranked.push((loc + profile_rank * 2 + fmt, 0, 0, f));
+        ranked.push((loc + profile_rank * 2 + fmt, flat));
     }
     ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
     let mut out = Vec::new();
-    for (_, _, _, f) in ranked {
-        for doc in f.docs.iter().rev() {
-            if let Some(p) = doc_profile(doc)
+    for (_, flat) in ranked {
+        for doc in flat.docs.iter().rev() {
+            if let Some(p) = &doc.profile
                 && !p.split(',').any(|p| profiles.iter().any(|a| a == p.trim()))
             {
                 continue;
             }
-            for (k, n) in doc.flatten().into_iter().rev() {
-                out.push((canon(&k), n));
-            }
+            out.extend(doc.entries.iter().rev().map(|(k, n)| (k.clone(), *n)));
         }
     }
     out

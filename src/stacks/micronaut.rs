@@ -160,19 +160,22 @@ fn base_layers(ctx: &Ctx) -> Vec<Vec<Entry>> {
 }
 
 fn is_micronaut(ctx: &Ctx, base: &[Vec<Entry>]) -> bool {
-    let key_is = |e: &Entry| {
-        let c = common::canon(&e.key);
-        (c.starts_with("datasources") && c.len() > "datasources".len())
-            || (e.env && e.key.starts_with("MICRONAUT_"))
-            || (!e.env && e.key.starts_with("micronaut."))
+    let key_is = |key: &str, env: bool| {
+        // `canon(key)` starts with `datasources` and goes on, compared without building it.
+        let mut c = key
+            .chars()
+            .filter(|c| !matches!(c, '.' | '-' | '_'))
+            .flat_map(char::to_lowercase);
+        ("datasources".chars().all(|x| c.next() == Some(x)) && c.next().is_some())
+            || (env && key.starts_with("MICRONAUT_"))
+            || (!env && key.starts_with("micronaut."))
     };
-    base.iter().flatten().any(key_is)
+    base.iter().flatten().any(|e| key_is(&e.key, e.env))
         || ctx
             .files
             .iter()
             .filter(|f| is_app_file(f))
-            .flat_map(common::file_entries)
-            .any(|e| key_is(&e))
+            .any(|f| common::any_entry_key(f, &key_is))
 }
 
 /// Active environments, lowest priority first.

@@ -232,19 +232,18 @@ fn layers(mut base: Vec<Vec<Entry>>, files: &[ConfigFile], profiles: &[String]) 
 }
 
 fn is_quarkus(base: &[Vec<Entry>], files: &[ConfigFile]) -> bool {
-    let key_is = |e: &Entry| {
-        if e.env {
-            strip_env_profile(&e.key).starts_with("QUARKUS_")
+    let key_is = |key: &str, env: bool| {
+        if env {
+            strip_env_profile(key).starts_with("QUARKUS_")
         } else {
-            strip_profile(&e.key).starts_with("quarkus.")
+            strip_profile(key).starts_with("quarkus.")
         }
     };
-    base.iter().flatten().any(key_is)
+    base.iter().flatten().any(|e| key_is(&e.key, e.env))
         || files
             .iter()
             .filter(|f| is_app_file(f))
-            .flat_map(common::file_entries)
-            .any(|e| key_is(&e))
+            .any(|f| common::any_entry_key(f, &key_is))
 }
 
 /// Active profiles, lowest priority first.
