@@ -1,12 +1,16 @@
 //! Python servers and workers: the process count from gunicorn, uvicorn, hypercorn or Celery,
 //! and the per-process pool only where it is declared.
 //!
-//! Python pools are sized in code, so the pool is read from the conventional env vars
-//! `SQLALCHEMY_POOL_SIZE`/`DB_POOL_SIZE` and `SQLALCHEMY_MAX_OVERFLOW`/`DB_MAX_OVERFLOW`
-//! (pool_size + max_overflow). When SQLAlchemy is evident (an `SQLALCHEMY_*` variable, or a
-//! `dialect+driver://` URL), a missing half takes SQLAlchemy's default (5 + 10, domain.md §1.2
-//! [V]); otherwise the pool size is reported unknown — never guessed. `max_overflow` -1 is an
-//! unbounded pool.
+//! Python pools are sized in code or in a config file the app hands to SQLAlchemy's
+//! `engine_from_config`, so the pool (pool_size + max_overflow) is read from
+//! `sqlalchemy.pool_size` / `sqlalchemy.max_overflow` in a mounted config file — dotted
+//! (Pyramid/Alembic `.ini`) or nested (`database: {sqlalchemy: {pool_size: …}}`), with
+//! `${VAR}` placeholders resolved against the container env (domain.md §1.2) — else from the
+//! conventional env vars `SQLALCHEMY_POOL_SIZE`/`DB_POOL_SIZE` and
+//! `SQLALCHEMY_MAX_OVERFLOW`/`DB_MAX_OVERFLOW`. When SQLAlchemy is evident (such a file key, an
+//! `SQLALCHEMY_*` variable, or a `dialect+driver://` URL), a missing half takes SQLAlchemy's
+//! default (5 + 10, domain.md §1.2 [V]); otherwise the pool size is reported unknown — never
+//! guessed. `max_overflow` -1 is an unbounded pool.
 //!
 //! Processes (domain.md §2): gunicorn `-w`/`--workers` on the command line, else in
 //! `GUNICORN_CMD_ARGS`, else `WEB_CONCURRENCY`, else 1 (command line over `GUNICORN_CMD_ARGS`:
@@ -66,7 +70,37 @@ fn is_python(ctx: &Ctx, words: &[Word]) -> bool {
         .rsplit('/')
         .next()
         .is_some_and(|i| i.starts_with("python"));
-    program || env || image || sqlalchemy_evident(ctx)
+    program || env || image || sqlalchemy_evident(ctx) || sqlalchemy_config(ctx)
+}
+
+/// Whether a config file carries SQLAlchemy's `engine_from_config` pool keys.
+fn sqlalchemy_config(ctx: &Ctx) -> bool {
+    ctx.files.iter().any(|f| {
+        common::any_entry_key(f, &|k, env| {
+            !env && CONFIG_KEYS.iter().any(|suffix| is_config_key(k, suffix))
+        })
+    })
+}
+
+/// SQLAlchemy's `engine_from_config` names for the pool (prefix `sqlalchemy.`).
+const CONFIG_KEYS: [&str; 2] = ["sqlalchemy.pool_size", "sqlalchemy.max_overflow"];
+
+/// `key` is `suffix`, or ends with `.suffix` (nested under an app's own section).
+fn is_config_key(key: &str, suffix: &str) -> bool {
+    key.strip_suffix(suffix)
+        .is_some_and(|head| head.is_empty() || head.ends_with('.'))
+}
+
+/// The last value of an `engine_from_config` key in the config files, placeholders resolved
+/// against the container env, with the key as its name.
+fn config_int(ctx: &Ctx, suffix: &str) -> Option<(String, common::Num)> {
+    let lookup = |n: &str| common::env_str(ctx, n).map(|(v, s)| (v.to_string(), s));
+    ctx.files
+        .iter()
+        .filter(|f| common::any_entry_key(f, &|k, env| !env && is_config_key(k, suffix)))
+        .flat_map(common::file_entries)
+        .rfind(|e| !e.env && is_config_key(&e.key, suffix))
+        .map(|e| (e.key.clone(), common::entry_int(&e, &lookup)))
 }
 
 /// SQLAlchemy is evident from its settings or its `dialect+driver://` URL form.
@@ -92,9 +126,14 @@ fn pool_max(
     words: &[Word],
     settings: &mut Vec<Setting>,
 ) -> (Option<Fact>, Option<(Span, String)>) {
-    let evident = sqlalchemy_evident(ctx);
-    let size = first_env(ctx, &["SQLALCHEMY_POOL_SIZE", "DB_POOL_SIZE"]);
-    let overflow = first_env(ctx, &["SQLALCHEMY_MAX_OVERFLOW", "DB_MAX_OVERFLOW"]);
+    // A config file the app gives `engine_from_config` outranks the env conventions (its
+    // values usually name those variables in `${…}` placeholders anyway).
+    let file_size = config_int(ctx, CONFIG_KEYS[0]);
+    let file_overflow = config_int(ctx, CONFIG_KEYS[1]);
+    let evident = sqlalchemy_evident(ctx) || file_size.is_some() || file_overflow.is_some();
+    let size = file_size.or_else(|| first_env(ctx, &["SQLALCHEMY_POOL_SIZE", "DB_POOL_SIZE"]));
+    let overflow =
+        file_overflow.or_else(|| first_env(ctx, &["SQLALCHEMY_MAX_OVERFLOW", "DB_MAX_OVERFLOW"]));
     let anchor = words
         .first()
         .map(|w| w.span)
@@ -429,6 +468,45 @@ mod tests {
             .env("WEB_CONCURRENCY", "3")
             .args(&["uvicorn", "main:app"]);
         assert_eq!(pool(&fx).processes.value, 3);
+    }
+
+    #[test]
+    fn engine_from_config_keys_in_mounted_files() {
+        // Nested in an app's settings.yaml, placeholders resolved from the env: 5 + 20.
+        let fx = Fx::new()
+            .env("DB_POOL_SIZE", "5")
+            .env("DATABASE_URL", "postgres://db/x")
+            .file(
+                "settings.yaml",
+                "database:\n  url: ${DATABASE_URL}\n  sqlalchemy:\n    pool_size: ${DB_POOL_SIZE}\n    max_overflow: 20\n",
+            );
+        let p = pool(&fx);
+        let f = p.pool_max.unwrap();
+        assert_eq!((f.value, fx.origin(&f).as_str()), (25, "5"));
+        assert_eq!(p.processes.value, 1);
+
+        // Dotted, Pyramid/Alembic style; the file outranks DB_POOL_SIZE; overflow defaults.
+        let fx = Fx::new().env("DB_POOL_SIZE", "50").file(
+            "production.ini",
+            "[app:main]\nsqlalchemy.url = postgresql://db/x\nsqlalchemy.pool_size = 7\n",
+        );
+        let f = pool(&fx).pool_max.unwrap();
+        assert_eq!((f.value, fx.origin(&f).as_str()), (17, "7"));
+
+        // A placeholder the repository cannot resolve is unknown, located at the key.
+        let fx = Fx::new().file(
+            "settings.yaml",
+            "sqlalchemy:\n  pool_size: ${POOL}\n  max_overflow: 0\n",
+        );
+        let p = pool(&fx);
+        assert!(p.pool_max.is_none());
+        assert_eq!(fx.text(p.unknown.unwrap().0), "${POOL}");
+
+        // Only the engine_from_config names count: `my_pool_size` is not `pool_size`.
+        let fx = Fx::new()
+            .args(&["gunicorn", "app:app"])
+            .file("settings.yaml", "db:\n  my_pool_size: 9\n");
+        assert!(pool(&fx).pool_max.is_none());
     }
 
     #[test]
