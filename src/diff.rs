@@ -297,27 +297,10 @@ pub fn change_lines(report: &Report, db: &SourceDb) -> String {
         .iter()
         .filter(|d| base.is_new(d, db))
         .collect();
-    let mut lines = Vec::new();
-    for d in &report.databases {
-        if let Some(l) = database_change(d, base.database(&d.id), base.scenario) {
-            lines.push(l);
-        }
-    }
-    for b in &base.databases {
-        if report.databases.iter().all(|d| d.id != b.id) {
-            let (name, metric) = figure(base.scenario);
-            lines.push(format!(
-                "{}: removed (was {name} {} of {})",
-                clean(&b.id),
-                number(metric(b)),
-                b.capacity
-            ));
-        }
-    }
-    let short = &base.commit[..base.commit.len().min(10)];
+    let lines = database_changes(report);
     let mut out = format!(
-        "compared with {} ({short}): {}, {}\n",
-        clean(&base.git_ref),
+        "{}: {}, {}\n",
+        compared_with(base),
         count(new.len(), "new finding", "new findings"),
         count(lines.len(), "database changed", "databases changed"),
     );
@@ -338,6 +321,39 @@ pub fn change_lines(report: &Report, db: &SourceDb) -> String {
     }
     out.push('\n');
     out
+}
+
+/// `compared with origin/main (1a2b3c4d5e)`.
+pub fn compared_with(base: &Baseline) -> String {
+    let short = &base.commit[..base.commit.len().min(10)];
+    format!("compared with {} ({short})", clean(&base.git_ref))
+}
+
+/// With a base: one line per database whose figures or clients changed (databases gone since
+/// the base last), as `check`'s human output and every `report` format print them. Empty
+/// without a base.
+pub fn database_changes(report: &Report) -> Vec<String> {
+    let Some(base) = &report.base else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    for d in &report.databases {
+        if let Some(l) = database_change(d, base.database(&d.id), base.scenario) {
+            lines.push(l);
+        }
+    }
+    for b in &base.databases {
+        if report.databases.iter().all(|d| d.id != b.id) {
+            let (name, metric) = figure(base.scenario);
+            lines.push(format!(
+                "{}: removed (was {name} {} of {})",
+                clean(&b.id),
+                number(metric(b)),
+                b.capacity
+            ));
+        }
+    }
+    lines
 }
 
 /// `prod/auth-db: rollout 146 → 236 (+90, 74 % → 120 % of 197; ok → error) — moved by

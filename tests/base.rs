@@ -298,3 +298,66 @@ fn unknown_revision_and_no_repository_are_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn report_shows_before_and_after_in_every_format() {
+    let dir = repo();
+    raise_pool(dir.path());
+    let report = |format: &str| {
+        let out = poolguard(dir.path())
+            .args(["report", "--base", "HEAD", "--format", format])
+            .output()
+            .unwrap();
+        // A budget report is informational: exit 0 even over capacity.
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = report("table");
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("compared with HEAD (") && header.ends_with("): 1 database changed"),
+        "{table}"
+    );
+    assert_eq!(table.lines().nth(1).unwrap(), format!("  {CHANGE_LINE}"));
+    assert!(table.contains("prod/auth-db (postgres): error"), "{table}");
+
+    let v: Value = serde_json::from_str(&report("json")).unwrap();
+    assert_eq!(v["base"]["ref"], "HEAD");
+    assert_eq!(v["base"]["changes"], json!([CHANGE_LINE]));
+    let db = &v["databases"][0];
+    assert_eq!(figures(db), json!([197, 176, 236, 254, "error"]));
+    assert_eq!(figures(&db["base"]), json!([197, 116, 146, 164, "ok"]));
+
+    let md = report("markdown");
+    assert!(md.contains("1 database changed**"), "{md}");
+    assert!(md.contains("\n- prod/auth-db: rollout 146 → 236"), "{md}");
+
+    let html = report("html");
+    assert!(html.contains("<section class=\"changes\">"), "{html}");
+    assert!(
+        html.contains("<li>prod/auth-db: rollout 146 → 236 (+90, 74 % → 120 % of 197; ok → error)"),
+        "{html}"
+    );
+
+    // Without --base, no trace of it; an unknown revision is exit 2 as for check.
+    let plain = String::from_utf8(
+        poolguard(dir.path())
+            .args(["report", "--format", "json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(&plain).unwrap();
+    assert!(v.get("base").is_none() && v["databases"][0].get("base").is_none());
+    let out = poolguard(dir.path())
+        .args(["report", "--base", "no-such-branch"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

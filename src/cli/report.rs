@@ -29,18 +29,13 @@ pub struct Args {
     /// Write the report to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Compare against a git revision. Not supported yet: rejected (exit 2) until diff mode
-    /// lands.
+    /// Also evaluate the repository as of a git revision (`origin/main`, `HEAD~1`) and show,
+    /// per database, the figures before and after and which workloads moved them.
     #[arg(long, value_name = "GIT-REF")]
     base: Option<String>,
 }
 
 pub fn run(a: Args) -> Result<u8, String> {
-    if let Some(base) = &a.base {
-        return Err(format!(
-            "--base {base}: `poolguard report` cannot compare against a git revision yet (diff mode is not available in this version); run it without --base"
-        ));
-    }
     let format = BudgetFormat::parse(&a.format).ok_or_else(|| {
         format!(
             "unknown format `{}` (expected: table, markdown, json, html)",
@@ -67,10 +62,10 @@ pub fn run(a: Args) -> Result<u8, String> {
             check::discover_config(&first)
         }
     };
-    let cfg = match config_path {
+    let cfg = match &config_path {
         Some(p) => {
-            let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let abs = std::path::absolute(&p).unwrap_or(p);
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
             let id = db.add(crate::input::display_path(&abs, &cwd), text.into());
             config::load(&db, id).map_err(|e| format!("invalid config:\n{}", e.0.join("\n")))?
         }
@@ -97,7 +92,22 @@ pub fn run(a: Args) -> Result<u8, String> {
     let policy_files = check::policy_paths(&root, &cfg, &db, &cwd);
     let policies = crate::policy::load(&policy_files, &mut db, &cwd)
         .map_err(|e| format!("invalid policy:\n{}", e.join("\n")))?;
-    let (report, _db) = check::run(req, db, &cfg, &policies)?;
+    let (mut report, _db) = check::run(req, db, &cfg, &policies)?;
+    if let Some(git_ref) = &a.base {
+        let base = crate::diff::baseline(&crate::diff::BaseRequest {
+            git_ref,
+            paths: &a.paths,
+            config: a.config.as_deref(),
+            head_config: config_path.as_deref(),
+            scenario: None,
+            head_scenario: cfg.scenario,
+            cwd: &cwd,
+        })?;
+        for w in &base.warnings {
+            eprintln!("poolguard: warning: {w}");
+        }
+        report.base = Some(base.baseline);
+    }
     let options = Options {
         warn_utilization: cfg.warn_utilization,
     };

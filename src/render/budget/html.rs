@@ -142,6 +142,22 @@ pub fn render(report: &Report, options: &Options) -> String {
         warn_percent(options),
     );
     out.push_str("</header>\n");
+    // `--base`: what changed, before the budgets.
+    if let Some(c) = super::Changes::of(report) {
+        let _ = writeln!(
+            out,
+            "<section class=\"changes\">\n<h2>{}</h2>",
+            esc(&c.header)
+        );
+        if !c.lines.is_empty() {
+            out.push_str("<ul>\n");
+            for l in &c.lines {
+                let _ = writeln!(out, "<li>{}</li>", esc(l));
+            }
+            out.push_str("</ul>\n");
+        }
+        out.push_str("</section>\n");
+    }
     if views.is_empty() {
         out.push_str("<p class=\"note\">No databases were found in the files read.</p>\n");
     }

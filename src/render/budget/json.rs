@@ -25,7 +25,36 @@ pub fn render(report: &Report, options: &Options) -> String {
             version: env!("CARGO_PKG_VERSION"),
         },
         warn_utilization: options.warn_utilization,
-        databases: View::all(report).iter().map(database).collect(),
+        base: report.base.as_ref().map(|b| {
+            let changes = super::Changes::of(report)
+                .map(|c| c.lines)
+                .unwrap_or_default();
+            BaseInfo {
+                git_ref: redact(&b.git_ref),
+                commit: &b.commit,
+                changes: changes
+                    .into_iter()
+                    .map(|l| redact(&l).into_owned())
+                    .collect(),
+            }
+        }),
+        databases: View::all(report)
+            .iter()
+            .map(|v| {
+                let mut d = database(v);
+                // `--base`: the figures at the base revision, `null` for a database new since.
+                if let Some(base) = &report.base {
+                    d.base = Some(base.database(&v.db.id).map(|b| BaseJson {
+                        capacity: b.capacity,
+                        steady: b.steady,
+                        rollout: b.rollout,
+                        all_rollouts: b.all_rollouts,
+                        status: b.status.as_str(),
+                    }));
+                }
+                d
+            })
+            .collect(),
     };
     let mut out = serde_json::to_string_pretty(&doc).expect("JSON document serializes");
     out.push('\n');
@@ -37,7 +66,28 @@ struct Document<'a> {
     version: u32,
     tool: Tool,
     warn_utilization: f64,
+    /// Only with `--base`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base: Option<BaseInfo<'a>>,
     databases: Vec<Database<'a>>,
+}
+
+#[derive(Serialize)]
+struct BaseInfo<'a> {
+    #[serde(rename = "ref")]
+    git_ref: Cow<'a, str>,
+    commit: &'a str,
+    /// The lines `check` prints per changed database.
+    changes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct BaseJson {
+    capacity: i64,
+    steady: Option<i64>,
+    rollout: Option<i64>,
+    all_rollouts: Option<i64>,
+    status: &'static str,
 }
 
 #[derive(Serialize)]
@@ -66,6 +116,9 @@ struct Database<'a> {
     rollout_workload: Option<Cow<'a, str>>,
     status: &'static str,
     clients: Vec<Client<'a>>,
+    /// Only with `--base` (`null` inside: the database is new since the base).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base: Option<Option<BaseJson>>,
 }
 
 #[derive(Serialize)]
@@ -100,6 +153,7 @@ fn database<'a>(v: &View<'a>) -> Database<'a> {
         rollout_workload: v.rollout_workload().map(redact),
         status: db.status.as_str(),
         clients: db.clients.iter().map(client).collect(),
+        base: None,
     }
 }
 

@@ -15,6 +15,16 @@ use crate::report::{ClientReport, Report, Status};
 pub fn render(report: &Report, options: &Options) -> String {
     let views = View::all(report);
     let mut out = String::from("## poolguard: connection budget\n\n");
+    // `--base`: what changed, before the table.
+    if let Some(c) = super::Changes::of(report) {
+        out.push_str(&format!("**{}**\n\n", md(&c.header)));
+        for l in &c.lines {
+            out.push_str(&format!("- {}\n", md(l)));
+        }
+        if !c.lines.is_empty() {
+            out.push('\n');
+        }
+    }
     if views.is_empty() {
         out.push_str("No databases found.\n");
         return out;

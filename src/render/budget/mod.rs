@@ -23,6 +23,32 @@ use std::fmt;
 
 use crate::report::{ClientReport, DatabaseReport, Report};
 
+/// With `--base`: the header (`compared with origin/main (1a2b3c4d5e): 2 databases changed`)
+/// and one line per changed database, as [`crate::diff`] words them for `check`.
+pub struct Changes {
+    /// The header line.
+    pub header: String,
+    /// One line per changed, new or removed database.
+    pub lines: Vec<String>,
+}
+
+impl Changes {
+    /// The changes against the report's base, or `None` without `--base`.
+    pub fn of(report: &Report) -> Option<Changes> {
+        let base = report.base.as_ref()?;
+        let lines = crate::diff::database_changes(report);
+        let n = lines.len();
+        Some(Changes {
+            header: format!(
+                "{}: {n} {} changed",
+                crate::diff::compared_with(base),
+                if n == 1 { "database" } else { "databases" }
+            ),
+            lines,
+        })
+    }
+}
+
 /// A `poolguard report` output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BudgetFormat {

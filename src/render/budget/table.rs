@@ -23,12 +23,24 @@ use crate::report::{ClientReport, Report};
 
 /// Renders every database's budget as aligned text.
 pub fn render(report: &Report, options: &Options) -> String {
+    // `--base`: what changed, before the budgets.
+    let mut out = String::new();
+    if let Some(c) = super::Changes::of(report) {
+        out.push_str(&untrusted(&c.header));
+        out.push('\n');
+        for l in &c.lines {
+            out.push_str(&format!("  {}\n", untrusted(l)));
+        }
+        out.push('\n');
+    }
     let views = View::all(report);
     if views.is_empty() {
-        return "no databases found\n".to_string();
+        out.push_str("no databases found\n");
+        return out;
     }
     let blocks: Vec<String> = views.iter().map(|v| block(v, options)).collect();
-    blocks.join("\n")
+    out.push_str(&blocks.join("\n"));
+    out
 }
 
 fn block(v: &View<'_>, options: &Options) -> String {
