@@ -628,3 +628,50 @@ spec:
         "{f:?}"
     );
 }
+
+#[test]
+fn a_configmap_mounted_by_many_workloads_is_read_once_for_all() {
+    // One shared application.yaml with a repeated key, mounted by three Deployments: each
+    // gets the winning pool size, and the repetition is reported once, not once per mount.
+    let cm = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: common, namespace: ns}
+data:
+  application.yaml: |
+    spring:
+      datasource:
+        url: jdbc:postgresql://pg-rw:5432/app
+        hikari:
+          maximum-pool-size: 10
+          maximum-pool-size: 12
+";
+    let mount = "          volumeMounts: [{name: cfg, mountPath: /config}]
+      volumes: [{name: cfg, configMap: {name: common}}]
+";
+    let (a, b, c) = (
+        deployment("a", "  replicas: 2\n", mount),
+        deployment("b", "  replicas: 3\n", mount),
+        deployment("c", "  replicas: 1\n", mount),
+    );
+    let dir = repo(&[
+        ("db.yaml", DB),
+        ("cm.yaml", cm),
+        ("a.yaml", &a),
+        ("b.yaml", &b),
+        ("c.yaml", &c),
+    ]);
+    let v = check(&dir);
+    for (w, pods) in [("a", 2), ("b", 3), ("c", 1)] {
+        let (steady, _, conn) = client(&v, "ns/pg", &format!("ns/Deployment/{w}"));
+        assert_eq!((steady, conn), (pods, Some(12)), "{w}");
+    }
+    let dups: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "duplicate-key")
+        .collect();
+    assert_eq!(dups.len(), 1, "{v}");
+    assert_eq!(dups[0]["path"], "cm.yaml");
+}

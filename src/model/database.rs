@@ -248,7 +248,7 @@ fn server_settings(
     if max.is_none() || su.is_none() {
         let files = mounts::mounted(container, w.pod_spec, w.object.namespace, idx, db, diags);
         for f in files.iter().filter(|f| f.format == Format::Ini) {
-            for doc in &f.docs {
+            for doc in f.docs.iter() {
                 let look = |key: &str, slot: &mut Option<Fact>| {
                     if slot.is_some() {
                         return;

@@ -2,11 +2,22 @@
 //! object's value, with spans pointing into the manifest) and repository files attached by
 //! annotation or config.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use super::objects::{Data, Index};
 use crate::diag::{Diagnostic, Severity};
 use crate::input::LoadedFile;
 use crate::parse::{self, Format, Limits, Node, Value};
 use crate::source::{SourceDb, Span};
+
+/// Parsed embedded config files by (value span, format, file name as mounted): a ConfigMap
+/// shared by many workloads is parsed, and its problems reported, once. Each entry is filled
+/// by exactly one thread, so the diagnostics do not depend on which workload came first.
+pub type EmbeddedCache = Mutex<HashMap<(Span, Format, String), Arc<OnceLock<Option<Docs>>>>>;
+
+/// Parsed documents, shared between the containers that see the same file.
+pub type Docs = Arc<Vec<Node>>;
 
 /// A config file visible to a container.
 #[derive(Clone, Debug)]
@@ -20,7 +31,7 @@ pub struct ConfigFile {
     /// Format.
     pub format: Format,
     /// Parsed documents, spans in real files.
-    pub docs: Vec<Node>,
+    pub docs: Docs,
 }
 
 /// Mounted config files of a container, by mount path order.
@@ -98,15 +109,26 @@ pub fn mounted(
                     continue;
                 };
                 let Some(text) = &value.text else { continue };
-                let Some(docs) = parse_embedded(
-                    text,
-                    value.literal.as_ref(),
-                    value.span,
-                    format,
-                    db,
-                    diags,
-                    &name,
-                ) else {
+                let slot = idx
+                    .embedded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry((value.span, format, name.clone()))
+                    .or_default()
+                    .clone();
+                let parsed = slot.get_or_init(|| {
+                    parse_embedded(
+                        text,
+                        value.literal.as_ref(),
+                        value.span,
+                        format,
+                        db,
+                        diags,
+                        &name,
+                    )
+                    .map(Arc::new)
+                });
+                let Some(docs) = parsed.clone() else {
                     continue;
                 };
                 out.push(ConfigFile {
@@ -296,7 +318,7 @@ pub fn attached(
                 path: p.clone(),
                 mounted: false,
                 format: f.format,
-                docs: f.docs.clone(),
+                docs: Arc::new(f.docs.clone()),
             }),
             None => diags.push(
                 Diagnostic::new(

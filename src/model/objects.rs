@@ -92,6 +92,9 @@ pub struct Index<'a> {
     services: HashMap<&'a str, Vec<usize>>,
     /// The first core-group Service of each name, by namespace.
     core_services: HashMap<&'a str, HashMap<&'a str, usize>>,
+    /// Config files embedded in ConfigMaps/Secrets, parsed once however many containers
+    /// mount them (see [`super::mounts::mounted`]).
+    pub embedded: super::mounts::EmbeddedCache,
 }
 
 impl<'a> Index<'a> {

@@ -83,7 +83,7 @@ pub fn discover(
             .iter()
             .filter(|f| f.format == Format::Ini && f.name.ends_with(".ini"))
         {
-            for doc in &f.docs {
+            for doc in f.docs.iter() {
                 read_ini(doc, &mut s);
             }
         }

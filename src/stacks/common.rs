@@ -363,7 +363,7 @@ pub fn env_entries(ctx: &Ctx) -> Vec<Entry> {
 pub fn file_entries(f: &crate::model::mounts::ConfigFile) -> Vec<Entry> {
     let env = f.format == crate::parse::Format::Dotenv;
     let mut out = Vec::new();
-    for doc in &f.docs {
+    for doc in f.docs.iter() {
         for (k, n) in doc.flatten() {
             if let Some(v) = n.as_str() {
                 out.push(Entry {
@@ -558,7 +558,7 @@ pub mod test {
                 path: name.into(),
                 mounted,
                 format,
-                docs: parsed.docs,
+                docs: parsed.docs.into(),
             });
             self.file_texts.push(text.into());
             self
@@ -629,7 +629,8 @@ mod tests {
                 yaml,
                 &Limits::default(),
             )
-            .docs,
+            .docs
+            .into(),
         };
         let keys: Vec<String> = file_entries(&file).into_iter().map(|e| e.key).collect();
         assert_eq!(
