@@ -15,7 +15,8 @@
 //! - `parse-only`: this example re-run as `--parse-only DIR`, which calls
 //!   `poolguard::input::parse_only` — the same walk, reads and parsers, nothing else built.
 //!
-//! Wall time is the median of `--runs` runs after one warm-up; peak RSS comes from one extra
+//! Wall time is the median of `--runs` runs after one warm-up, the three commands taking turns
+//! (so that a noisy neighbour slows them alike); peak RSS comes from one extra
 //! run under `/usr/bin/time -f %M` (getrusage of the child) when present, else from polling
 //! `VmHWM` in `/proc/<pid>/status`. The table goes to stdout, `--json FILE` also writes it
 //! as JSON lines.
@@ -98,9 +99,8 @@ fn main() {
             c.arg("--parse-only").arg(&dir);
             c
         };
-        let check = measure(&check_cmd, opts.runs);
-        let report = measure(&report_cmd, opts.runs);
-        let floor = measure(&floor_cmd, opts.runs);
+        let [check, report, floor] =
+            measure_interleaved([&check_cmd, &report_cmd, &floor_cmd], opts.runs);
         let ratio = check.median.as_secs_f64() / floor.median.as_secs_f64();
         println!(
             "| s{n} | {files} | {:.1} | {:.3} ({:.3}–{:.3}) | {:.0} | {:.0} | {:.3} | {:.0} | {:.3} | {:.0} | {:.2}× |",
@@ -250,17 +250,32 @@ struct Measured {
     rss_kb: u64,
 }
 
-fn measure(cmd: &dyn Fn() -> Command, runs: usize) -> Measured {
-    // Warm-up: page cache and the binary itself.
-    run_once(cmd);
-    let mut times: Vec<Duration> = (0..runs).map(|_| run_once(cmd)).collect();
-    times.sort();
-    Measured {
-        median: times[times.len() / 2],
-        min: times[0],
-        max: times[times.len() - 1],
-        rss_kb: peak_rss_kb(cmd),
+/// Times the commands round-robin (a, b, c, a, b, c, …) so that a noisy neighbour slows
+/// them alike and their ratio holds even when the absolute times drift.
+fn measure_interleaved<const N: usize>(
+    cmds: [&dyn Fn() -> Command; N],
+    runs: usize,
+) -> [Measured; N] {
+    // Warm-up: page cache and the binaries themselves.
+    for cmd in cmds {
+        run_once(cmd);
     }
+    let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
+    for _ in 0..runs {
+        for (cmd, t) in cmds.iter().zip(times.iter_mut()) {
+            t.push(run_once(*cmd));
+        }
+    }
+    std::array::from_fn(|i| {
+        let t = &mut times[i];
+        t.sort();
+        Measured {
+            median: t[t.len() / 2],
+            min: t[0],
+            max: t[t.len() - 1],
+            rss_kb: peak_rss_kb(cmds[i]),
+        }
+    })
 }
 
 fn run_once(cmd: &dyn Fn() -> Command) -> Duration {
