@@ -675,3 +675,84 @@ data:
     assert_eq!(dups.len(), 1, "{v}");
     assert_eq!(dups[0]["path"], "cm.yaml");
 }
+
+#[test]
+fn named_datasources_open_one_pool_each() {
+    // Micronaut: two datasources on one database add up there; on two databases each
+    // database sees only its own datasource's pool, not the container's largest.
+    let cm = |audit_host: &str| {
+        format!(
+            "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cfg, namespace: ns}}
+data:
+  application.yml: |
+    datasources:
+      default:
+        url: jdbc:postgresql://pg-rw:5432/app
+        maximum-pool-size: 10
+      audit:
+        url: jdbc:postgresql://{audit_host}:5432/audit
+        maximum-pool-size: 4
+"
+        )
+    };
+    let mount = "          volumeMounts: [{name: cfg, mountPath: /config}]
+      volumes: [{name: cfg, configMap: {name: cfg}}]
+";
+    let app = deployment("app", "  replicas: 2\n", mount);
+    let pg2 = DB.replace("name: pg,", "name: pg2,");
+
+    let same = cm("pg-rw");
+    let dir = repo(&[("db.yaml", DB), ("cm.yaml", &same), ("app.yaml", &app)]);
+    let v = check(&dir);
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/app"), (2, 3, Some(14)));
+
+    let split = cm("pg2-rw");
+    let dir = repo(&[
+        ("db.yaml", DB),
+        ("db2.yaml", &pg2),
+        ("cm.yaml", &split),
+        ("app.yaml", &app),
+    ]);
+    let v = check(&dir);
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/app"), (2, 3, Some(10)));
+    assert_eq!(client(&v, "ns/pg2", "ns/Deployment/app"), (2, 3, Some(4)));
+
+    // An annotation sets the whole container's pool: it is not added up per datasource.
+    let annotated = app.replace(
+        "  template:\n",
+        "  template:\n    metadata:\n      annotations: {poolguard.dev/pool-max: \"7\"}\n",
+    );
+    let dir = repo(&[
+        ("db.yaml", DB),
+        ("cm.yaml", &same),
+        ("app.yaml", &annotated),
+    ]);
+    let v = check(&dir);
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/app"), (2, 3, Some(7)));
+}
+
+#[test]
+fn quarkus_jdbc_and_reactive_urls_of_one_datasource_count_its_pools_once() {
+    let cm = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: ns}
+data:
+  application.properties: |
+    quarkus.datasource.jdbc.url=jdbc:postgresql://pg-rw:5432/app
+    quarkus.datasource.jdbc.max-size=8
+    quarkus.datasource.reactive.url=postgresql://pg-rw:5432/app
+    quarkus.datasource.reactive.max-size=5
+";
+    let mount = "          volumeMounts: [{name: cfg, mountPath: /deployments/config}]
+      volumes: [{name: cfg, configMap: {name: cfg}}]
+";
+    let app = deployment("app", "  replicas: 1\n", mount);
+    let dir = repo(&[("db.yaml", DB), ("cm.yaml", cm), ("app.yaml", &app)]);
+    let v = check(&dir);
+    // 8 (JDBC) + 5 (reactive) once, not once per URL.
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/app"), (1, 2, Some(13)));
+}

@@ -58,6 +58,25 @@ struct Found {
     endpoint: Endpoint,
     span: Span,
     what: String,
+    /// The named datasource it belongs to and that datasource's pool (see
+    /// [`stacks::ConfigEndpoint::datasource`]).
+    datasource: Option<(String, Option<Fact>)>,
+}
+
+/// A destination a container's demand goes to, where it is written, and the named
+/// datasource (with its own pool) when the stack has them.
+type Aim<'f> = (Dest, Span, Option<&'f (String, Option<Fact>)>);
+
+/// Adds `f` resolved to `dest`: once per destination, or once per destination and named
+/// datasource.
+fn add_aim<'f>(aims: &mut Vec<Aim<'f>>, dest: Dest, f: &'f Found) {
+    let ds = f.datasource.as_ref();
+    let seen = aims
+        .iter()
+        .any(|(t, _, d)| *t == dest && (ds.is_none() || d.map(|d| &d.0) == ds.map(|d| &d.0)));
+    if !seen {
+        aims.push((dest, f.span, ds));
+    }
 }
 
 /// Where a link resolves to.
@@ -291,29 +310,31 @@ fn link_workload(
                         endpoint: ep,
                         span: e.span,
                         what: format!("`{}`", e.key),
+                        // An annotation or config pool is the whole container's: then the
+                        // datasources' own pools do not apply.
+                        datasource: e
+                            .datasource
+                            .clone()
+                            .filter(|_| ann_pool.is_none() && cfg_pool.is_none()),
                     });
                 }
             }
         }
         let superuser = superuser_login(&env, &found, &ops.secrets);
-        // Resolve every endpoint; one demand per distinct database or pooler.
-        let mut targets: Vec<(Dest, Span)> = Vec::new();
+        // Resolve every endpoint; one demand per distinct database or pooler — or, for named
+        // datasources, one per datasource: each opens its own pool, so two datasources on
+        // one database add up there.
+        let mut targets: Vec<Aim> = Vec::new();
         for f in &found {
             match resolve(&f.endpoint, ns, idx, config, lookup, model) {
-                Target::Database(d) => {
-                    if !targets.iter().any(|(t, _)| *t == Dest::Db(d)) {
-                        targets.push((Dest::Db(d), f.span));
-                    }
-                }
+                Target::Database(d) => add_aim(&mut targets, Dest::Db(d), f),
                 Target::Pooler(p) => {
                     let pair = (
                         f.endpoint.user.clone().unwrap_or_else(|| "?".into()),
                         f.endpoint.database.clone().unwrap_or_else(|| "?".into()),
                     );
                     out.pairs.push((p, pair));
-                    if !targets.iter().any(|(t, _)| *t == Dest::Pooler(p)) {
-                        targets.push((Dest::Pooler(p), f.span));
-                    }
+                    add_aim(&mut targets, Dest::Pooler(p), f);
                 }
                 Target::Unresolved(host) => {
                     unresolved_any = true;
@@ -336,6 +357,15 @@ fn link_workload(
                 }
             }
         }
+        // Where datasources are counted one by one, a container-wide demand on the same
+        // destination (an env URL the datasource reads through a placeholder) is the same
+        // connections again.
+        let per_datasource: Vec<Dest> = targets
+            .iter()
+            .filter(|(_, _, d)| d.is_some())
+            .map(|(t, _, _)| *t)
+            .collect();
+        targets.retain(|(t, _, d)| d.is_some() || !per_datasource.contains(t));
         let (pool_max, processes, stack, unknown) = match (&pool, &ann_pool, &cfg_pool) {
             (_, Some(a), _) => (Some(a.clone()), None, "annotation", None),
             (_, None, Some(c)) => (Some(c.clone()), None, "config", None),
@@ -352,12 +382,12 @@ fn link_workload(
             .or_else(|| cfg_procs.clone())
             .or(processes)
             .unwrap_or_else(|| Fact::default(1, "one process per container"));
-        let make = |endpoint: Span| ContainerDemand {
+        let make = |endpoint: Span, own_pool: Option<Option<Fact>>| ContainerDemand {
             container: cname.clone(),
             span: cspan,
             init,
             stack,
-            pool_max: pool_max.clone(),
+            pool_max: own_pool.unwrap_or_else(|| pool_max.clone()),
             processes: processes.clone(),
             endpoint,
             settings: pool
@@ -367,11 +397,13 @@ fn link_workload(
             superuser: superuser.clone(),
         };
         if !init && first_main.is_none() {
-            first_main = Some((make(cspan), pool.is_some()));
+            first_main = Some((make(cspan, None), pool.is_some()));
         }
-        for (d, span) in targets {
-            demands.push((d, make(span)));
-            if pool_max.is_none() && ann_conn.is_none() && cfg_conn.is_none() {
+        for (d, span, ds) in targets {
+            let demand = make(span, ds.map(|(_, p)| p.clone()));
+            let known = demand.pool_max.is_some();
+            demands.push((d, demand));
+            if !known && ann_conn.is_none() && cfg_conn.is_none() {
                 let target = match d {
                     Dest::Db(d) => model.databases[d].id.clone(),
                     Dest::Pooler(p) => model.poolers[p].id.clone(),
@@ -626,6 +658,7 @@ fn endpoints_in_env(
                         endpoint: ep,
                         span: v.span,
                         what: format!("`{}`", v.name),
+                        datasource: None,
                     });
                 } else if endpoint::is_host_var(&v.name)
                     && !value.trim().is_empty()
@@ -641,6 +674,7 @@ fn endpoints_in_env(
                         },
                         span: v.span,
                         what: format!("`{}`", v.name),
+                        datasource: None,
                     });
                 }
             }

@@ -84,6 +84,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
             value: f.value,
             span: f.span,
             key: URL_KEY.to_string(),
+            datasource: None,
         })
         .into_iter()
         .collect();

@@ -54,16 +54,18 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
     let mut settings = Vec::new();
     let mut endpoints = Vec::new();
     for ds in mn.datasources() {
-        match mn.get(&ds, "maximum-pool-size").map(|e| mn.int(e)) {
-            None => pools.push(Fact::default(
+        let pool = match mn.get(&ds, "maximum-pool-size").map(|e| mn.int(e)) {
+            None => Some(Fact::default(
                 DEFAULT_MAX,
                 "HikariCP maximumPoolSize default",
             )),
-            Some(Ok(f)) => pools.push(f),
+            Some(Ok(f)) => Some(f),
             Some(Err((span, why))) => {
                 unknown.get_or_insert((span, why));
+                None
             }
-        }
+        };
+        pools.extend(pool.clone());
         for (key, kind) in [
             ("minimum-idle", SettingKind::MinIdle),
             ("connection-timeout", SettingKind::AcquireTimeoutMs),
@@ -87,6 +89,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
                 value,
                 span,
                 key: format!("datasources.{ds}.url"),
+                datasource: Some((ds.clone(), pool)),
             });
         }
     }

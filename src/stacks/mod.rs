@@ -51,6 +51,11 @@ pub struct ConfigEndpoint {
     pub span: Span,
     /// The key it was read from (`spring.datasource.url`).
     pub key: String,
+    /// For stacks with named datasources (Micronaut, Quarkus): which datasource this URL
+    /// belongs to and that datasource's own pool (`None` when it cannot be known). A
+    /// container with several datasources opens each one's pool, so two pointing at the
+    /// same database add up there — [`Pool::pool_max`] is only the largest of them.
+    pub datasource: Option<(String, Option<Fact>)>,
 }
 
 /// What a pool setting means, for rules that check more than the maximum.

@@ -120,6 +120,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
                 value: cs.value.clone(),
                 span: cs.span,
                 key: cs.name.clone(),
+                datasource: None,
             });
         }
     }

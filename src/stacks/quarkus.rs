@@ -87,9 +87,9 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
                 }
             }
         }
-        if let Some(f) = sum(parts) {
-            pools.push(f);
-        }
+        let known = parts.len() == usize::from(jdbc) + usize::from(reactive);
+        let pool = sum(parts).filter(|_| known);
+        pools.extend(pool.clone());
         for (key, kind) in [
             ("jdbc.min-size", SettingKind::MinIdle),
             ("jdbc.acquisition-timeout", SettingKind::AcquireTimeoutMs),
@@ -116,6 +116,8 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
                     value: value.trim_start_matches("vertx-reactive:").to_string(),
                     span,
                     key: q.name(ds, key),
+                    // JDBC and reactive URLs of one datasource share its (summed) pool.
+                    datasource: Some((ds.unwrap_or("<default>").to_string(), pool.clone())),
                 });
             }
         }

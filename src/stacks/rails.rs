@@ -227,6 +227,7 @@ fn config_endpoint(ctx: &Ctx, cfg: &Node, label: &str) -> Option<ConfigEndpoint>
             value: url,
             span,
             key: format!("{label}.url"),
+            datasource: None,
         });
     }
     let (host, span, var) = text("host")?;
@@ -247,6 +248,7 @@ fn config_endpoint(ctx: &Ctx, cfg: &Node, label: &str) -> Option<ConfigEndpoint>
         value: format!("{scheme}://{}{port}/{db}", host.trim()),
         span,
         key: format!("{label}.host"),
+        datasource: None,
     })
 }
 
