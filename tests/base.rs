@@ -361,3 +361,35 @@ fn report_shows_before_and_after_in_every_format() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn sarif_results_carry_their_baseline_state() {
+    let dir = repo();
+    raise_pool(dir.path());
+    let sarif = |args: &[&str]| -> Value {
+        let out = poolguard(dir.path())
+            .arg("check")
+            .args(args)
+            .args(["--format", "sarif"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let states = |v: &Value| -> Vec<Value> {
+        v["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["baselineState"].clone())
+            .collect()
+    };
+    let v = sarif(&["--base", "HEAD"]);
+    assert!(!states(&v).is_empty());
+    assert!(states(&v).iter().all(|s| s == "new"), "{v}");
+    git(dir.path(), &["commit", "-q", "-am", "auth pool 20"]);
+    let v = sarif(&["--base", "HEAD"]);
+    assert!(states(&v).iter().all(|s| s == "unchanged"), "{v}");
+    // Without --base the property is absent.
+    assert!(states(&sarif(&[])).iter().all(Value::is_null));
+}

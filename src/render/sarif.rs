@@ -81,12 +81,15 @@ pub fn render(report: &Report, db: &SourceDb, _color: bool) -> String {
         );
         let occurrence = seen.entry(hash).or_insert(0);
         *occurrence += 1;
-        results.push(result(
-            d,
-            db,
-            rule_index,
-            format!("{hash:016x}:{occurrence}"),
-        ));
+        let mut r = result(d, db, rule_index, format!("{hash:016x}:{occurrence}"));
+        if let Some(base) = &report.base {
+            r.baseline_state = Some(if base.is_new(d, db) {
+                "new"
+            } else {
+                "unchanged"
+            });
+        }
+        results.push(r);
     }
     let log = Log {
         schema: SCHEMA_URI,
@@ -216,6 +219,9 @@ struct SarifResult<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     related_locations: Vec<Location<'a>>,
     partial_fingerprints: BTreeMap<&'static str, String>,
+    /// With `--base`: `new` or `unchanged` against the base revision (SARIF §3.27.24).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_state: Option<&'static str>,
     properties: ResultProperties<'a>,
 }
 
@@ -365,6 +371,7 @@ fn result<'a>(
         locations,
         related_locations,
         partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, fingerprint)]),
+        baseline_state: None,
         properties: ResultProperties {
             database: d.database.as_deref().map(redact),
             workload: d.workload.as_deref().map(redact),
