@@ -286,6 +286,17 @@ pub fn baseline(req: &BaseRequest) -> Result<BaseRun, String> {
     })
 }
 
+/// Runs the base evaluation for `req` and attaches it to `report` (both `check --base` and
+/// `report --base`); what the user should know about the base run goes to stderr.
+pub fn attach(report: &mut Report, req: &BaseRequest) -> Result<(), String> {
+    let base = baseline(req)?;
+    for w in &base.warnings {
+        eprintln!("poolguard: warning: {w}");
+    }
+    report.base = Some(base.baseline);
+    Ok(())
+}
+
 /// The lines human output prints after the findings with `--base`: a header, each new finding,
 /// and one line per database whose figures or clients changed. Empty without a base.
 pub fn change_lines(report: &Report, db: &SourceDb) -> String {

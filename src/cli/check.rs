@@ -121,7 +121,7 @@ pub fn run(a: Args) -> Result<u8, String> {
         .map_err(|e| format!("invalid policy:\n{}", e.join("\n")))?;
     let (mut report, db) = check::run(req, db, &cfg, &policies)?;
     if let Some(git_ref) = &a.base {
-        let base = crate::diff::baseline(&crate::diff::BaseRequest {
+        let req = crate::diff::BaseRequest {
             git_ref,
             paths: &a.paths,
             config: a.config.as_deref(),
@@ -129,11 +129,8 @@ pub fn run(a: Args) -> Result<u8, String> {
             scenario,
             head_scenario: cfg.scenario,
             cwd: &cwd,
-        })?;
-        for w in &base.warnings {
-            eprintln!("poolguard: warning: {w}");
-        }
-        report.base = Some(base.baseline);
+        };
+        crate::diff::attach(&mut report, &req)?;
     }
     if outputs.iter().any(|(fmt, _)| *fmt == Format::Github) {
         append_step_summary(&report, &db);

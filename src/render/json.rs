@@ -45,13 +45,7 @@ pub fn render(report: &Report, db: &SourceDb, _color: bool) -> String {
             f.new = Some(base.is_new(d, db));
         }
         for (j, d) in doc.databases.iter_mut().zip(&report.databases) {
-            j.base = Some(base.database(&d.id).map(|b| BaseJson {
-                capacity: b.capacity,
-                steady: b.steady,
-                rollout: b.rollout,
-                all_rollouts: b.all_rollouts,
-                status: b.status.as_str(),
-            }));
+            j.base = Some(base.database(&d.id).map(BaseJson::of));
         }
     }
     // Serializing plain structs of strings and integers cannot fail.
@@ -142,13 +136,27 @@ struct Database<'a> {
     base: Option<Option<BaseJson>>,
 }
 
+/// A database's figures at the base revision (`check` and `report` JSON alike).
 #[derive(Serialize)]
-struct BaseJson {
+pub(crate) struct BaseJson {
     capacity: i64,
     steady: Option<i64>,
     rollout: Option<i64>,
     all_rollouts: Option<i64>,
     status: &'static str,
+}
+
+impl BaseJson {
+    /// The figures of `b`.
+    pub(crate) fn of(b: &crate::report::DatabaseReport) -> BaseJson {
+        BaseJson {
+            capacity: b.capacity,
+            steady: b.steady,
+            rollout: b.rollout,
+            all_rollouts: b.all_rollouts,
+            status: b.status.as_str(),
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{Options, View, utilization};
 use crate::redact::redact;
+use crate::render::json::BaseJson;
 use crate::report::{ClientReport, Report};
 
 /// Version of the document's shape; bumped only on incompatible changes.
@@ -44,13 +45,7 @@ pub fn render(report: &Report, options: &Options) -> String {
                 let mut d = database(v);
                 // `--base`: the figures at the base revision, `null` for a database new since.
                 if let Some(base) = &report.base {
-                    d.base = Some(base.database(&v.db.id).map(|b| BaseJson {
-                        capacity: b.capacity,
-                        steady: b.steady,
-                        rollout: b.rollout,
-                        all_rollouts: b.all_rollouts,
-                        status: b.status.as_str(),
-                    }));
+                    d.base = Some(base.database(&v.db.id).map(BaseJson::of));
                 }
                 d
             })
@@ -79,15 +74,6 @@ struct BaseInfo<'a> {
     commit: &'a str,
     /// The lines `check` prints per changed database.
     changes: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct BaseJson {
-    capacity: i64,
-    steady: Option<i64>,
-    rollout: Option<i64>,
-    all_rollouts: Option<i64>,
-    status: &'static str,
 }
 
 #[derive(Serialize)]
