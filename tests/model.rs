@@ -720,6 +720,22 @@ data:
     assert_eq!(client(&v, "ns/pg", "ns/Deployment/app"), (2, 3, Some(10)));
     assert_eq!(client(&v, "ns/pg2", "ns/Deployment/app"), (2, 3, Some(4)));
 
+    // One datasource's URL from the env, the other's from the file: still both counted.
+    let env_cm = same.replace("        url: jdbc:postgresql://pg-rw:5432/app\n", "");
+    let env_app = app.replace(
+        "          image: app:1\n",
+        "          image: app:1\n          env:\n            - {name: DATASOURCES_DEFAULT_URL, value: \"jdbc:postgresql://pg-rw:5432/app\"}\n",
+    );
+    assert_ne!(env_cm, same);
+    assert_ne!(env_app, app);
+    let dir = repo(&[
+        ("db.yaml", DB),
+        ("cm.yaml", &env_cm),
+        ("app.yaml", &env_app),
+    ]);
+    let v = check(&dir);
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/app"), (2, 3, Some(14)));
+
     // An annotation sets the whole container's pool: it is not added up per datasource.
     let annotated = app.replace(
         "  template:\n",

@@ -300,9 +300,19 @@ fn link_workload(
         );
         if let Some(p) = &pool {
             for e in &p.endpoints {
+                // An annotation or config pool is the whole container's: then the
+                // datasources' own pools do not apply.
+                let datasource = e
+                    .datasource
+                    .clone()
+                    .filter(|_| ann_pool.is_none() && cfg_pool.is_none());
                 // The same value read twice (env SPRING_DATASOURCE_URL is also the stack's
-                // spring.datasource.url) is one endpoint.
-                if found.iter().any(|f| f.span == e.span) {
+                // spring.datasource.url; a datasource URL written as `${DATABASE_URL}`) is one
+                // endpoint — the stack says which datasource it belongs to.
+                if let Some(f) = found.iter_mut().find(|f| f.span == e.span) {
+                    if f.datasource.is_none() {
+                        f.datasource = datasource;
+                    }
                     continue;
                 }
                 if let Some(ep) = endpoint::parse(&e.value) {
@@ -310,12 +320,7 @@ fn link_workload(
                         endpoint: ep,
                         span: e.span,
                         what: format!("`{}`", e.key),
-                        // An annotation or config pool is the whole container's: then the
-                        // datasources' own pools do not apply.
-                        datasource: e
-                            .datasource
-                            .clone()
-                            .filter(|_| ann_pool.is_none() && cfg_pool.is_none()),
+                        datasource,
                     });
                 }
             }

@@ -82,7 +82,6 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
             }
         }
         if let Some(e) = mn.get(&ds, "url").or_else(|| mn.get(&ds, "jdbc-url"))
-            && !e.env
             && let Ok((value, span)) = common::entry_text(e, &|n| mn.expand_lookup(n))
         {
             endpoints.push(ConfigEndpoint {

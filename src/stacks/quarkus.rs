@@ -109,7 +109,6 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
         }
         for (found, key) in [(jdbc_url, "jdbc.url"), (reactive_url, "reactive.url")] {
             if let Some(e) = found
-                && !e.env
                 && let Ok((value, span)) = common::entry_text(e, &|n| q.expand_lookup(n))
             {
                 endpoints.push(ConfigEndpoint {
@@ -395,7 +394,18 @@ mod tests {
         );
         let p = pool(&fx);
         assert_eq!(p.pool_max.unwrap().value, 20);
-        assert!(p.endpoints.is_empty(), "env endpoints are linked from env");
+        // The env value is reported too, at its own span (linking merges it with the env
+        // endpoint), so that it carries its datasource's pool.
+        assert_eq!(p.endpoints.len(), 1);
+        assert_eq!(
+            fx.text(p.endpoints[0].span),
+            "jdbc:postgresql://catalog-db:5432/catalog"
+        );
+        let (ds, pool) = p.endpoints[0].datasource.as_ref().unwrap();
+        assert_eq!(
+            (ds.as_str(), pool.as_ref().map(|f| f.value)),
+            ("<default>", Some(20))
+        );
     }
 
     #[test]
