@@ -513,7 +513,8 @@ fn signed(v: i64) -> String {
     }
 }
 
-fn count(n: usize, one: &str, many: &str) -> String {
+/// `no databases`, `1 database`, `2 databases`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
     match n {
         0 => format!("no {many}"),
         1 => format!("1 {one}"),

@@ -247,29 +247,45 @@ impl Node {
     /// flat `.properties` files.
     pub fn flatten(&self) -> Vec<(String, &Node)> {
         let mut out = Vec::new();
-        let mut stack: Vec<(String, &Node)> = vec![(String::new(), self)];
-        while let Some((prefix, node)) = stack.pop() {
-            match &node.value {
-                Value::Scalar(_) => out.push((prefix, node)),
-                Value::Seq(items) => {
-                    for (i, item) in items.iter().enumerate().rev() {
-                        stack.push((format!("{prefix}[{i}]"), item));
-                    }
-                }
-                Value::Map(entries) => {
-                    for (k, v) in entries.iter().rev() {
-                        let key = k.as_str().unwrap_or("");
-                        let full = if prefix.is_empty() {
-                            key.to_string()
-                        } else {
-                            format!("{prefix}.{key}")
-                        };
-                        stack.push((full, v));
-                    }
-                }
-            }
-        }
+        self.any_leaf(&mut |key, node| {
+            out.push((key.to_string(), node));
+            false
+        });
         out
+    }
+
+    /// Visits the scalar leaves as [`Node::flatten`] lists them, with the key path in one
+    /// buffer (no string per leaf), until `visit` returns true; returns whether it did.
+    /// Nesting is bounded by the parsers' depth limit.
+    pub fn any_leaf<'n>(&'n self, visit: &mut dyn FnMut(&str, &'n Node) -> bool) -> bool {
+        fn walk<'n>(
+            node: &'n Node,
+            key: &mut String,
+            visit: &mut dyn FnMut(&str, &'n Node) -> bool,
+        ) -> bool {
+            let len = key.len();
+            let hit = match &node.value {
+                Value::Scalar(_) => visit(key, node),
+                Value::Seq(items) => items.iter().enumerate().any(|(i, item)| {
+                    key.truncate(len);
+                    key.push('[');
+                    key.push_str(&i.to_string());
+                    key.push(']');
+                    walk(item, key, visit)
+                }),
+                Value::Map(entries) => entries.iter().any(|(k, v)| {
+                    key.truncate(len);
+                    if len > 0 {
+                        key.push('.');
+                    }
+                    key.push_str(k.as_str().unwrap_or(""));
+                    walk(v, key, visit)
+                }),
+            };
+            key.truncate(len);
+            hit
+        }
+        walk(self, &mut String::new(), visit)
     }
 }
 

@@ -289,10 +289,14 @@ pub fn max_fact(facts: impl IntoIterator<Item = Fact>) -> Option<Fact> {
 
 /// Canonical form of a property name for relaxed comparison: lower case, without `.`, `-`, `_`.
 pub fn canon(key: &str) -> String {
+    canon_chars(key).collect()
+}
+
+/// The characters of [`canon`]`(key)`, for comparing without building it.
+pub fn canon_chars(key: &str) -> impl Iterator<Item = char> + '_ {
     key.chars()
         .filter(|c| !matches!(c, '.' | '-' | '_'))
         .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// One property or environment entry in a layer of configuration sources.
@@ -381,45 +385,16 @@ pub fn file_entries(f: &crate::model::mounts::ConfigFile) -> Vec<Entry> {
 
 /// Whether some entry of `f`, as [`file_entries`] lists them, has a key for which
 /// `pred(key, env)` holds — without building the entries. Every detector asks this of every
-/// workload's config files, most of which are not its stack's, so it walks the documents
-/// with one key buffer and stops at the first match.
+/// workload's config files, most of which are not its stack's, so it stops at the first
+/// match and allocates nothing per entry.
 pub fn any_entry_key(
     f: &crate::model::mounts::ConfigFile,
     pred: &dyn Fn(&str, bool) -> bool,
 ) -> bool {
     let env = f.format == crate::parse::Format::Dotenv;
-    let mut key = String::new();
     f.docs
         .iter()
-        .any(|d| walk_keys(d, &mut key, &|k| pred(k, env)))
-}
-
-/// Depth-first over the scalar leaves of `node`, with keys built as [`Node::flatten`] builds
-/// them (`a.b`, `a[0]`); nesting is bounded by the parsers' depth limit.
-fn walk_keys(node: &crate::parse::Node, key: &mut String, found: &dyn Fn(&str) -> bool) -> bool {
-    use crate::parse::Value;
-    let len = key.len();
-    let descend = |key: &mut String, child: &crate::parse::Node| {
-        let hit = walk_keys(child, key, found);
-        key.truncate(len);
-        hit
-    };
-    match &node.value {
-        Value::Scalar(_) => node.as_str().is_some() && found(key),
-        Value::Seq(items) => items.iter().enumerate().any(|(i, item)| {
-            key.push('[');
-            key.push_str(&i.to_string());
-            key.push(']');
-            descend(key, item)
-        }),
-        Value::Map(entries) => entries.iter().any(|(k, v)| {
-            if len > 0 {
-                key.push('.');
-            }
-            key.push_str(k.as_str().unwrap_or(""));
-            descend(key, v)
-        }),
-    }
+        .any(|d| d.any_leaf(&mut |k, n| n.as_str().is_some() && pred(k, env)))
 }
 
 /// The text of an entry with `${…}` placeholders expanded, and where the winning value is

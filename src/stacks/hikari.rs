@@ -346,36 +346,13 @@ fn flat_files(files: &[ConfigFile]) -> Vec<FlatFile<'_>> {
         .collect()
 }
 
-/// [`Node::flatten`] with each key already in canonical form: `canon` works character by
-/// character and keeps `.` and `[i]`, so canonical parts joined are the canonical path.
+/// [`Node::flatten`] with each key in canonical form.
 fn canon_flatten(doc: &Node) -> Vec<(String, &Node)> {
     let mut out = Vec::new();
-    let mut stack: Vec<(String, &Node)> = vec![(String::new(), doc)];
-    while let Some((prefix, node)) = stack.pop() {
-        match &node.value {
-            parse::Value::Scalar(_) => out.push((prefix, node)),
-            parse::Value::Seq(items) => {
-                for (i, item) in items.iter().enumerate().rev() {
-                    stack.push((format!("{prefix}[{i}]"), item));
-                }
-            }
-            parse::Value::Map(entries) => {
-                for (k, v) in entries.iter().rev() {
-                    let key = canon(k.as_str().unwrap_or(""));
-                    let full = if prefix.is_empty() {
-                        key
-                    } else {
-                        let mut full = String::with_capacity(prefix.len() + 1 + key.len());
-                        full.push_str(&prefix);
-                        full.push('.');
-                        full.push_str(&key);
-                        full
-                    };
-                    stack.push((full, v));
-                }
-            }
-        }
-    }
+    doc.any_leaf(&mut |key, node| {
+        out.push((canon(key), node));
+        false
+    });
     out
 }
 

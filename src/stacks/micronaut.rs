@@ -164,10 +164,7 @@ fn base_layers(ctx: &Ctx) -> Vec<Vec<Entry>> {
 fn is_micronaut(ctx: &Ctx, base: &[Vec<Entry>]) -> bool {
     let key_is = |key: &str, env: bool| {
         // `canon(key)` starts with `datasources` and goes on, compared without building it.
-        let mut c = key
-            .chars()
-            .filter(|c| !matches!(c, '.' | '-' | '_'))
-            .flat_map(char::to_lowercase);
+        let mut c = common::canon_chars(key);
         ("datasources".chars().all(|x| c.next() == Some(x)) && c.next().is_some())
             || (env && key.starts_with("MICRONAUT_"))
             || (!env && key.starts_with("micronaut."))

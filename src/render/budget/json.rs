@@ -26,18 +26,11 @@ pub fn render(report: &Report, options: &Options) -> String {
             version: env!("CARGO_PKG_VERSION"),
         },
         warn_utilization: options.warn_utilization,
-        base: report.base.as_ref().map(|b| {
-            let changes = super::Changes::of(report)
-                .map(|c| c.lines)
-                .unwrap_or_default();
-            BaseInfo {
-                git_ref: redact(&b.git_ref),
-                commit: &b.commit,
-                changes: changes
-                    .into_iter()
-                    .map(|l| redact(&l).into_owned())
-                    .collect(),
-            }
+        base: report.base.as_ref().map(|b| BaseInfo {
+            git_ref: redact(&b.git_ref),
+            commit: &b.commit,
+            // Already masked and cleaned by `crate::diff`.
+            changes: crate::diff::database_changes(report),
         }),
         databases: View::all(report)
             .iter()

@@ -37,12 +37,11 @@ impl Changes {
     pub fn of(report: &Report) -> Option<Changes> {
         let base = report.base.as_ref()?;
         let lines = crate::diff::database_changes(report);
-        let n = lines.len();
         Some(Changes {
             header: format!(
-                "{}: {n} {} changed",
+                "{}: {}",
                 crate::diff::compared_with(base),
-                if n == 1 { "database" } else { "databases" }
+                crate::diff::count(lines.len(), "database changed", "databases changed")
             ),
             lines,
         })
