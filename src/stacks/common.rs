@@ -2,6 +2,8 @@
 //! `${VAR:default}` placeholders, durations and CPU-count defaults.
 
 use super::{Arg, Ctx, Setting, SettingKind};
+use crate::model::mounts::ConfigFile;
+use crate::parse::Format;
 use crate::report::Fact;
 use crate::source::Span;
 
@@ -364,21 +366,13 @@ pub fn env_entries(ctx: &Ctx) -> Vec<Entry> {
 }
 
 /// Scalar entries of a config file (dotted keys for YAML/JSON/TOML); `.env` keys are env names.
-pub fn file_entries(f: &crate::model::mounts::ConfigFile) -> Vec<Entry> {
-    let env = f.format == crate::parse::Format::Dotenv;
+pub fn file_entries(f: &ConfigFile) -> Vec<Entry> {
     let mut out = Vec::new();
-    for doc in f.docs.iter() {
-        for (k, n) in doc.flatten() {
-            if let Some(v) = n.as_str() {
-                out.push(Entry {
-                    key: k,
-                    env,
-                    value: Some(v.to_string()),
-                    span: n.span,
-                    source: format!("`{}`", f.name),
-                });
-            }
-        }
+    for d in f.docs.iter() {
+        d.any_leaf(&mut |k, n| {
+            out.extend(file_entry(f, k, n));
+            false
+        });
     }
     out
 }
@@ -387,14 +381,40 @@ pub fn file_entries(f: &crate::model::mounts::ConfigFile) -> Vec<Entry> {
 /// `pred(key, env)` holds — without building the entries. Every detector asks this of every
 /// workload's config files, most of which are not its stack's, so it stops at the first
 /// match and allocates nothing per entry.
-pub fn any_entry_key(
-    f: &crate::model::mounts::ConfigFile,
-    pred: &dyn Fn(&str, bool) -> bool,
-) -> bool {
-    let env = f.format == crate::parse::Format::Dotenv;
+pub fn any_entry_key(f: &ConfigFile, pred: &dyn Fn(&str, bool) -> bool) -> bool {
+    let env = f.format == Format::Dotenv;
     f.docs
         .iter()
         .any(|d| d.any_leaf(&mut |k, n| n.as_str().is_some() && pred(k, env)))
+}
+
+/// The last entry of `files` (file order, then entry order) whose key satisfies
+/// `pred(key, env)`, built only for the entries that match.
+pub fn last_file_entry(files: &[ConfigFile], pred: &dyn Fn(&str, bool) -> bool) -> Option<Entry> {
+    let mut last = None;
+    for f in files {
+        let env = f.format == Format::Dotenv;
+        for d in f.docs.iter() {
+            d.any_leaf(&mut |k, n| {
+                if pred(k, env) {
+                    last = file_entry(f, k, n).or(last.take());
+                }
+                false
+            });
+        }
+    }
+    last
+}
+
+/// The entry for the scalar `node` at key path `key` of `f`; `None` for a null.
+fn file_entry(f: &ConfigFile, key: &str, node: &crate::parse::Node) -> Option<Entry> {
+    Some(Entry {
+        key: key.to_string(),
+        env: f.format == Format::Dotenv,
+        value: Some(node.as_str()?.to_string()),
+        span: node.span,
+        source: format!("`{}`", f.name),
+    })
 }
 
 /// The text of an entry with `${…}` placeholders expanded, and where the winning value is

@@ -95,11 +95,7 @@ fn is_config_key(key: &str, suffix: &str) -> bool {
 /// against the container env, with the key as its name.
 fn config_int(ctx: &Ctx, suffix: &str) -> Option<(String, common::Num)> {
     let lookup = |n: &str| common::env_str(ctx, n).map(|(v, s)| (v.to_string(), s));
-    ctx.files
-        .iter()
-        .filter(|f| common::any_entry_key(f, &|k, env| !env && is_config_key(k, suffix)))
-        .flat_map(common::file_entries)
-        .rfind(|e| !e.env && is_config_key(&e.key, suffix))
+    common::last_file_entry(ctx.files, &|k, env| !env && is_config_key(k, suffix))
         .map(|e| (e.key.clone(), common::entry_int(&e, &lookup)))
 }
 
