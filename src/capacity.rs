@@ -61,16 +61,21 @@ pub fn conn_pod(client: &Client) -> Option<i64> {
         return Some(o.value);
     }
     let mut main = 0i64;
-    let mut init = 0i64;
+    // Per init container (a container with several datasources is several demands), then
+    // the largest: init containers run one at a time.
+    let mut init: Vec<(&str, i64)> = Vec::new();
     for c in &client.containers {
         let n = container_conns(c)?;
         if c.init {
-            init = init.max(n);
+            match init.iter_mut().find(|(name, _)| *name == c.container) {
+                Some((_, sum)) => *sum = sum.saturating_add(n),
+                None => init.push((&c.container, n)),
+            }
         } else {
             main = main.saturating_add(n);
         }
     }
-    Some(main.max(init))
+    Some(init.iter().fold(main, |m, (_, n)| m.max(*n)))
 }
 
 /// A scenario sum: the bounded part and whether every term was known.

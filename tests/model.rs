@@ -772,3 +772,51 @@ data:
     // 8 (JDBC) + 5 (reactive) once, not once per URL.
     assert_eq!(client(&v, "ns/pg", "ns/Deployment/app"), (1, 2, Some(13)));
 }
+
+#[test]
+fn an_init_container_with_two_datasources_counts_both() {
+    // Init containers run one at a time, so a pod's demand is the larger of its main
+    // containers' sum and its largest init container; an init container's own datasources
+    // add up (10 + 4), they are not each an init container.
+    let cm = |name: &str, body: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: ns}}\ndata:\n  application.yml: |\n    datasources:\n{body}"
+        )
+    };
+    let two = cm(
+        "two",
+        "      default: {url: \"jdbc:postgresql://pg-rw:5432/app\", maximum-pool-size: 10}\n      audit: {url: \"jdbc:postgresql://pg-rw:5432/audit\", maximum-pool-size: 4}\n",
+    );
+    let one = cm(
+        "one",
+        "      default: {url: \"jdbc:postgresql://pg-rw:5432/app\", maximum-pool-size: 3}\n",
+    );
+    let app = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: ns}
+spec:
+  replicas: 1
+  template:
+    spec:
+      initContainers:
+        - name: migrate
+          image: app:1
+          volumeMounts: [{name: two, mountPath: /config}]
+      containers:
+        - name: app
+          image: app:1
+          volumeMounts: [{name: one, mountPath: /config}]
+      volumes:
+        - {name: two, configMap: {name: two}}
+        - {name: one, configMap: {name: one}}
+";
+    let dir = repo(&[
+        ("db.yaml", DB),
+        ("two.yaml", &two),
+        ("one.yaml", &one),
+        ("app.yaml", app),
+    ]);
+    let v = check(&dir);
+    assert_eq!(client(&v, "ns/pg", "ns/Deployment/app"), (1, 2, Some(14)));
+}
