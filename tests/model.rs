@@ -820,3 +820,37 @@ spec:
     let v = check(&dir);
     assert_eq!(client(&v, "ns/pg", "ns/Deployment/app"), (1, 2, Some(14)));
 }
+
+#[test]
+fn each_datasource_is_checked_against_its_own_pool() {
+    // default: minimum-idle 20 above its maximum 10; audit's maximum is 4. The finding is
+    // the default datasource's, once — not also "20 above 4" for the audit datasource.
+    let cm = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: ns}
+data:
+  application.yml: |
+    datasources:
+      default: {url: \"jdbc:postgresql://pg-rw:5432/app\", maximum-pool-size: 10, minimum-idle: 20}
+      audit: {url: \"jdbc:postgresql://pg-rw:5432/audit\", maximum-pool-size: 4, minimum-idle: 2}
+";
+    let mount = "          volumeMounts: [{name: cfg, mountPath: /config}]
+      volumes: [{name: cfg, configMap: {name: cfg}}]
+";
+    let app = deployment("app", "  replicas: 1\n", mount);
+    let dir = repo(&[("db.yaml", DB), ("cm.yaml", cm), ("app.yaml", &app)]);
+    let v = check(&dir);
+    let found: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "pool-min-exceeds-max")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("is 20, above the pool maximum 10"),
+        "{found:?}"
+    );
+}

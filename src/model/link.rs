@@ -58,14 +58,13 @@ struct Found {
     endpoint: Endpoint,
     span: Span,
     what: String,
-    /// The named datasource it belongs to and that datasource's pool (see
-    /// [`stacks::ConfigEndpoint::datasource`]).
-    datasource: Option<(String, Option<Fact>)>,
+    /// The named datasource it belongs to (see [`stacks::ConfigEndpoint::datasource`]).
+    datasource: Option<stacks::Datasource>,
 }
 
 /// A destination a container's demand goes to, where it is written, and the named
 /// datasource (with its own pool) when the stack has them.
-type Aim<'f> = (Dest, Span, Option<&'f (String, Option<Fact>)>);
+type Aim<'f> = (Dest, Span, Option<&'f stacks::Datasource>);
 
 /// Adds `f` resolved to `dest`: once per destination, or once per destination and named
 /// datasource.
@@ -73,7 +72,7 @@ fn add_aim<'f>(aims: &mut Vec<Aim<'f>>, dest: Dest, f: &'f Found) {
     let ds = f.datasource.as_ref();
     let seen = aims
         .iter()
-        .any(|(t, _, d)| *t == dest && (ds.is_none() || d.map(|d| &d.0) == ds.map(|d| &d.0)));
+        .any(|(t, _, d)| *t == dest && (ds.is_none() || d.map(|d| &d.name) == ds.map(|d| &d.name)));
     if !seen {
         aims.push((dest, f.span, ds));
     }
@@ -387,25 +386,30 @@ fn link_workload(
             .or_else(|| cfg_procs.clone())
             .or(processes)
             .unwrap_or_else(|| Fact::default(1, "one process per container"));
-        let make = |endpoint: Span, own_pool: Option<Option<Fact>>| ContainerDemand {
+        // A named datasource's demand has its own pool and settings; any other has the
+        // container's.
+        let make = |endpoint: Span, ds: Option<&stacks::Datasource>| ContainerDemand {
             container: cname.clone(),
             span: cspan,
             init,
             stack,
-            pool_max: own_pool.unwrap_or_else(|| pool_max.clone()),
+            pool_max: ds.map_or_else(|| pool_max.clone(), |d| d.pool.clone()),
             processes: processes.clone(),
             endpoint,
-            settings: pool
-                .as_ref()
-                .map(|p| p.settings.clone())
-                .unwrap_or_default(),
+            settings: match ds {
+                Some(d) => d.settings.clone(),
+                None => pool
+                    .as_ref()
+                    .map(|p| p.settings.clone())
+                    .unwrap_or_default(),
+            },
             superuser: superuser.clone(),
         };
         if !init && first_main.is_none() {
             first_main = Some((make(cspan, None), pool.is_some()));
         }
         for (d, span, ds) in targets {
-            let demand = make(span, ds.map(|(_, p)| p.clone()));
+            let demand = make(span, ds);
             let known = demand.pool_max.is_some();
             demands.push((d, demand));
             if !known && ann_conn.is_none() && cfg_conn.is_none() {

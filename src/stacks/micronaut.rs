@@ -10,7 +10,7 @@
 //! Each datasource has its own pool; the largest counts.
 
 use super::common::{self, Entry};
-use super::{ConfigEndpoint, Ctx, Pool, SettingKind, Stack};
+use super::{ConfigEndpoint, Ctx, Datasource, Pool, SettingKind, Stack};
 use crate::model::mounts::ConfigFile;
 use crate::parse::{self, Format, Limits};
 use crate::report::Fact;
@@ -66,6 +66,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
             }
         };
         pools.extend(pool.clone());
+        let mut own = Vec::new();
         for (key, kind) in [
             ("minimum-idle", SettingKind::MinIdle),
             ("connection-timeout", SettingKind::AcquireTimeoutMs),
@@ -73,7 +74,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
             if let Some(e) = mn.get(&ds, key)
                 && let Ok(f) = mn.int(e)
             {
-                settings.push(common::setting(
+                own.push(common::setting(
                     kind,
                     f.value,
                     f.span().unwrap_or(e.span),
@@ -81,6 +82,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
                 ));
             }
         }
+        settings.extend(own.iter().cloned());
         if let Some(e) = mn.get(&ds, "url").or_else(|| mn.get(&ds, "jdbc-url"))
             && let Ok((value, span)) = common::entry_text(e, &|n| mn.expand_lookup(n))
         {
@@ -88,7 +90,11 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
                 value,
                 span,
                 key: format!("datasources.{ds}.url"),
-                datasource: Some((ds.clone(), pool)),
+                datasource: Some(Datasource {
+                    name: ds.clone(),
+                    pool,
+                    settings: own,
+                }),
             });
         }
     }

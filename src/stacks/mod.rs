@@ -51,11 +51,21 @@ pub struct ConfigEndpoint {
     pub span: Span,
     /// The key it was read from (`spring.datasource.url`).
     pub key: String,
-    /// For stacks with named datasources (Micronaut, Quarkus): which datasource this URL
-    /// belongs to and that datasource's own pool (`None` when it cannot be known). A
-    /// container with several datasources opens each one's pool, so two pointing at the
-    /// same database add up there — [`Pool::pool_max`] is only the largest of them.
-    pub datasource: Option<(String, Option<Fact>)>,
+    /// For stacks with named datasources (Micronaut, Quarkus): the datasource this URL
+    /// belongs to. A container with several datasources opens each one's pool, so two
+    /// pointing at the same database add up there — [`Pool::pool_max`] is only the largest.
+    pub datasource: Option<Datasource>,
+}
+
+/// A named datasource: its own pool and settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Datasource {
+    /// Its name (`default`, `audit`).
+    pub name: String,
+    /// Its pool maximum (`None` when it cannot be known).
+    pub pool: Option<Fact>,
+    /// Its other settings (a subset of [`Pool::settings`]).
+    pub settings: Vec<Setting>,
 }
 
 /// What a pool setting means, for rules that check more than the maximum.

@@ -14,7 +14,7 @@
 //! is `QUARKUS_PROFILE` / `quarkus.profile`, else `prod` for a packaged application.
 
 use super::common::{self, Entry};
-use super::{ConfigEndpoint, Ctx, Pool, SettingKind, Stack};
+use super::{ConfigEndpoint, Ctx, Datasource, Pool, SettingKind, Stack};
 use crate::model::mounts::ConfigFile;
 use crate::parse::Format;
 use crate::report::Fact;
@@ -90,6 +90,7 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
         let known = parts.len() == usize::from(jdbc) + usize::from(reactive);
         let pool = sum(parts).filter(|_| known);
         pools.extend(pool.clone());
+        let mut own = Vec::new();
         for (key, kind) in [
             ("jdbc.min-size", SettingKind::MinIdle),
             ("jdbc.acquisition-timeout", SettingKind::AcquireTimeoutMs),
@@ -104,9 +105,10 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
                 _ => common::dec(&text),
             };
             if let Some(v) = value {
-                settings.push(common::setting(kind, v, span, &q.name(ds, key)));
+                own.push(common::setting(kind, v, span, &q.name(ds, key)));
             }
         }
+        settings.extend(own.iter().cloned());
         for (found, key) in [(jdbc_url, "jdbc.url"), (reactive_url, "reactive.url")] {
             if let Some(e) = found
                 && let Ok((value, span)) = common::entry_text(e, &|n| q.expand_lookup(n))
@@ -116,7 +118,11 @@ fn detect(ctx: &Ctx) -> Option<Pool> {
                     span,
                     key: q.name(ds, key),
                     // JDBC and reactive URLs of one datasource share its (summed) pool.
-                    datasource: Some((ds.unwrap_or("<default>").to_string(), pool.clone())),
+                    datasource: Some(Datasource {
+                        name: ds.unwrap_or("<default>").to_string(),
+                        pool: pool.clone(),
+                        settings: own.clone(),
+                    }),
                 });
             }
         }
@@ -401,9 +407,9 @@ mod tests {
             fx.text(p.endpoints[0].span),
             "jdbc:postgresql://catalog-db:5432/catalog"
         );
-        let (ds, pool) = p.endpoints[0].datasource.as_ref().unwrap();
+        let ds = p.endpoints[0].datasource.as_ref().unwrap();
         assert_eq!(
-            (ds.as_str(), pool.as_ref().map(|f| f.value)),
+            (ds.name.as_str(), ds.pool.as_ref().map(|f| f.value)),
             ("<default>", Some(20))
         );
     }
