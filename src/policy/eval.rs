@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use super::entities::{self, Instance, node_at, node_value};
+use super::entities::{self, Instance, Vars, node_at, node_value};
 use super::{Entity, Policy, Target};
 use crate::capacity::Budget;
 use crate::diag::Diagnostic;
@@ -131,7 +131,7 @@ fn paths_in(text: &str, roots: &[&str]) -> Vec<String> {
 /// One evaluation: owned data only, so it can move to the worker thread.
 struct Job {
     policy: usize,
-    vars: Vec<(&'static str, Json)>,
+    vars: Vars,
     /// `each` items with the span of each; `None` when the policy has no `each`.
     items: Option<Vec<(Json, Span)>>,
     span: Span,
@@ -204,67 +204,72 @@ fn jobs(
     let mut containers = None;
     let mut out = Vec::new();
     for (pi, p) in policies.iter().enumerate() {
-        let instances: Vec<Instance> = match &p.target {
-            Target::Entity(Entity::Workload) => workloads
-                .get_or_insert_with(|| entities::workloads(model, objects))
-                .iter()
-                .map(clone_instance)
-                .collect(),
-            Target::Entity(Entity::Database) => databases
-                .get_or_insert_with(|| entities::databases(model, budgets))
-                .iter()
-                .map(clone_instance)
-                .collect(),
-            Target::Entity(Entity::Pooler) => entities::poolers(model),
-            Target::Entity(Entity::Container) => containers
-                .get_or_insert_with(|| entities::containers(model, budgets, objects))
-                .iter()
-                .map(clone_instance)
-                .collect(),
+        // Entity lists are built once and shared by every policy on them.
+        let owned: Vec<Instance>;
+        let instances: &[Instance] = match &p.target {
+            Target::Entity(Entity::Workload) => {
+                workloads.get_or_insert_with(|| entities::workloads(model, objects))
+            }
+            Target::Entity(Entity::Database) => {
+                databases.get_or_insert_with(|| entities::databases(model, budgets))
+            }
+            Target::Entity(Entity::Pooler) => {
+                owned = entities::poolers(model);
+                &owned
+            }
+            Target::Entity(Entity::Container) => {
+                containers.get_or_insert_with(|| entities::containers(model, budgets, objects))
+            }
             Target::Objects {
                 kinds,
                 api_version,
                 namespace,
                 labels,
-            } => objects
-                .iter()
-                .filter(|o| kinds.is_empty() || kinds.iter().any(|k| k == o.kind))
-                .filter(|o| api_version.as_deref().is_none_or(|a| a == o.api_version))
-                .filter(|o| namespace.as_ref().is_none_or(|g| g.is_match(o.namespace)))
-                .filter(|o| {
-                    let l = objects::string_map(o.node.path(&["metadata", "labels"]));
-                    labels
-                        .iter()
-                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv.as_str() == Some(v)))
-                })
-                .map(|o| Instance {
-                    vars: vec![("object", node_value(o.node))],
-                    spans: Vec::new(),
-                    nodes: vec![("object", o.node)],
-                    default_span: o.name_span,
-                    workload: None,
-                    database: None,
-                })
-                .collect(),
-            Target::Files(globs) => files
-                .iter()
-                .filter(|f| globs.is_match(&db.get(f.file).path))
-                .flat_map(|f| {
-                    f.docs.iter().map(move |d| Instance {
-                        vars: vec![
-                            ("config", node_value(d)),
-                            ("path", Json::String(db.get(f.file).path.clone())),
-                        ],
+            } => {
+                owned = objects
+                    .iter()
+                    .filter(|o| kinds.is_empty() || kinds.iter().any(|k| k == o.kind))
+                    .filter(|o| api_version.as_deref().is_none_or(|a| a == o.api_version))
+                    .filter(|o| namespace.as_ref().is_none_or(|g| g.is_match(o.namespace)))
+                    .filter(|o| {
+                        let l = objects::string_map(o.node.path(&["metadata", "labels"]));
+                        labels.iter().all(|(k, v)| {
+                            l.iter().any(|(lk, lv)| lk == k && lv.as_str() == Some(v))
+                        })
+                    })
+                    .map(|o| Instance {
+                        vars: Vars::from([("object", node_value(o.node))]),
                         spans: Vec::new(),
-                        nodes: vec![("config", d)],
-                        default_span: Span::file_start(f.file),
+                        nodes: vec![("object", o.node)],
+                        default_span: o.name_span,
                         workload: None,
                         database: None,
                     })
-                })
-                .collect(),
+                    .collect();
+                &owned
+            }
+            Target::Files(globs) => {
+                owned = files
+                    .iter()
+                    .filter(|f| globs.is_match(&db.get(f.file).path))
+                    .flat_map(|f| {
+                        f.docs.iter().map(move |d| Instance {
+                            vars: Vars::from([
+                                ("config", node_value(d)),
+                                ("path", Json::String(db.get(f.file).path.clone())),
+                            ]),
+                            spans: Vec::new(),
+                            nodes: vec![("config", d)],
+                            default_span: Span::file_start(f.file),
+                            workload: None,
+                            database: None,
+                        })
+                    })
+                    .collect();
+                &owned
+            }
         };
-        for inst in &instances {
+        for inst in instances {
             let items = p.each.as_ref().map(|each| each_items(each, inst));
             let span = locate(p, inst, None);
             let items = items.map(|list| {
@@ -289,17 +294,6 @@ fn jobs(
         }
     }
     out
-}
-
-fn clone_instance<'a>(i: &Instance<'a>) -> Instance<'a> {
-    Instance {
-        vars: i.vars.clone(),
-        spans: i.spans.clone(),
-        nodes: i.nodes.clone(),
-        default_span: i.default_span,
-        workload: i.workload.clone(),
-        database: i.database.clone(),
-    }
 }
 
 /// The items of an `each` path: from a node when the path runs through one (so every item
@@ -508,14 +502,24 @@ fn run_jobs(
         .collect();
     let mut hits = Vec::new();
     let mut errors: Vec<(usize, String)> = Vec::new();
+    // The standard library is registered once; each job is a scope inside it.
+    let root = cel::Context::default();
+    // Every policy on an entity gets the same (shared) variables: convert them once. The
+    // entry keeps its `Vars` alive, so an address cannot be reused while it is a key.
+    let mut converted: HashMap<*const (&'static str, Json), (Vars, Vec<cel::Value>)> =
+        HashMap::new();
     for job in jobs {
         progress.store(job.policy, std::sync::atomic::Ordering::Relaxed);
         let Some((cond, parts, msg)) = &compiled[job.policy] else {
             continue;
         };
-        let mut ctx = cel::Context::default();
-        for (name, v) in &job.vars {
-            ctx.add_variable_from_value(*name, to_cel(v));
+        let mut ctx = root.new_inner_scope();
+        let (_, values) = converted.entry(job.vars.as_ptr()).or_insert_with(|| {
+            let values = job.vars.iter().map(|(_, v)| to_cel(v)).collect();
+            (Arc::clone(&job.vars), values)
+        });
+        for ((name, _), v) in job.vars.iter().zip(values.iter()) {
+            ctx.add_variable_from_value(*name, v.clone());
         }
         let items: Vec<(Option<&Json>, Span)> = match &job.items {
             None => vec![(None, job.span)],
